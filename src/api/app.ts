@@ -1,0 +1,155 @@
+/**
+ * Builds the Fastify app: authentication, rate limits, problem+json errors, metrics, OpenAPI
+ * and the route plugins. `main.ts` runs it; tests and benchmarks build it with their own deps.
+ */
+import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Config } from '../core/config.js';
+import { RateLimitedError } from '../core/errors.js';
+import { createLiveKitClients, type LiveKitClients } from '../core/livekit.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { isE164, maskNumber } from '../core/phone.js';
+import { authenticate, createApiKeyCheck } from './auth.js';
+import { type ApiMetrics, createApiMetrics } from './metrics.js';
+import { makeProblem, sendProblem, toProblem } from './problem.js';
+import { registerRoutes } from './routes/index.js';
+
+/** Everything routes need, created once per app. */
+export interface ApiDeps {
+  config: Config;
+  log: Logger;
+  livekit: LiveKitClients;
+  metrics: ApiMetrics;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deps: ApiDeps;
+  }
+}
+
+export interface BuildOptions {
+  config: Config;
+  logger?: Logger;
+  /** Overrides for tests; built from config when absent. */
+  deps?: Partial<ApiDeps>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const LONG_DIGITS = /\+?\d{7,15}/g;
+
+export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
+  const { config } = opts;
+  const log = opts.logger ?? createLogger(config, { name: 'api' });
+  const deps: ApiDeps = {
+    config,
+    log,
+    livekit: opts.deps?.livekit ?? createLiveKitClients(config),
+    metrics: opts.deps?.metrics ?? createApiMetrics(),
+    ...opts.deps,
+  };
+  const fullNumbers = config.LOG_FULL_NUMBERS;
+
+  // Phone numbers appear in paths (/v1/numbers/+1415...): mask them in request logs.
+  const reqLog = log.child(
+    {},
+    {
+      serializers: {
+        req: (req: { method: string; url: string }) => ({
+          method: req.method,
+          url: fullNumbers ? req.url : req.url.replace(LONG_DIGITS, (m: string) => maskNumber(m)),
+        }),
+      },
+    },
+  );
+
+  const app = Fastify({
+    loggerInstance: reqLog as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    requestIdLogLabel: 'requestId',
+    ajv: {
+      customOptions: {
+        // Reject unknown fields instead of silently dropping them.
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        formats: { e164: (v: string) => isE164(v) },
+      },
+    },
+  });
+
+  app.decorate('deps', deps);
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const problem = toProblem(err);
+    if (problem.status >= 500) req.log.error({ err }, 'request failed');
+    else req.log.info({ code: problem.code, status: problem.status }, problem.detail);
+    return sendProblem(reply, req, problem);
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(
+      reply,
+      req,
+      makeProblem(404, 'PA_ERR_ROUTE_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`),
+    ),
+  );
+
+  // Latency histogram by matched route (not raw URL: keeps label cardinality bounded).
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics.httpDuration.observe(
+      {
+        method: req.method,
+        route: req.routeOptions.url ?? 'unmatched',
+        status_code: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  app.addHook('onRequest', authenticate(createApiKeyCheck(config.API_KEYS ?? [])));
+
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: config.RATE_LIMIT_MAX,
+    timeWindow: config.RATE_LIMIT_WINDOW_MS,
+    keyGenerator: (req) => req.apiKeyId ?? req.ip,
+    allowList: (req) => Boolean(req.routeOptions.config?.public),
+    errorResponseBuilder: (_req, ctx) => new RateLimitedError(ctx.after),
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Phone agents API',
+        version: '1',
+        description:
+          'SIP trunks, numbers, dispatch rules and calls for AI phone agents on LiveKit.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+      security: [{ bearer: [] }],
+    },
+  });
+  // The docs UI and its JSON are public; the hook must exist before the routes are added.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/docs')) route.config = { ...route.config, public: true };
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+
+  await registerRoutes(app);
+  return app;
+}

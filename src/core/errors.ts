@@ -1,0 +1,63 @@
+/**
+ * The error catalog: every error the service raises on purpose, with a stable code
+ * (`PA_ERR_*`), an HTTP status and a message template. The API turns them into RFC 9457
+ * problem+json (src/api/problem.ts); other processes log the code. Add new errors here, in the
+ * section of their area, never ad hoc.
+ */
+import createError from '@fastify/error';
+
+// ── configuration ────────────────────────────────────────────────────────────────────────────
+/** A setting or config file is missing or malformed; the message names it and what is wrong. */
+export const ConfigError = createError('PA_ERR_CONFIG_INVALID', 'Invalid configuration: %s', 500);
+
+// ── API: requests ────────────────────────────────────────────────────────────────────────────
+export const UnauthorizedError = createError(
+  'PA_ERR_UNAUTHORIZED',
+  'Missing or invalid API key: send "Authorization: Bearer <key>"',
+  401,
+);
+export const ValidationError = createError('PA_ERR_VALIDATION', '%s', 400);
+export const InvalidPhoneNumberError = createError(
+  'PA_ERR_INVALID_PHONE_NUMBER',
+  '%s must be a phone number in E.164 format, such as +14155550123',
+  400,
+);
+export const NotFoundError = createError('PA_ERR_NOT_FOUND', '%s', 404);
+export const ConflictError = createError('PA_ERR_CONFLICT', '%s', 409);
+export const RateLimitedError = createError(
+  'PA_ERR_RATE_LIMITED',
+  'Too many requests for this API key; retry after %s',
+  429,
+);
+
+// ── API: LiveKit upstream ────────────────────────────────────────────────────────────────────
+export const LiveKitUnavailableError = createError(
+  'PA_ERR_LIVEKIT_UNAVAILABLE',
+  'LiveKit could not be reached: %s',
+  503,
+);
+export const LiveKitRejectedError = createError(
+  'PA_ERR_LIVEKIT_REJECTED',
+  'LiveKit rejected the request: %s',
+  502,
+);
+
+// ── API: calls, idempotency and SIP outcomes ──────────────────────────────────────────────────
+
+// ── worker and agents ────────────────────────────────────────────────────────────────────────
+
+// ── telephony ────────────────────────────────────────────────────────────────────────────────
+
+/** Shape shared by every catalog error (what @fastify/error instances carry). */
+export interface CatalogError extends Error {
+  code: string;
+  statusCode?: number;
+}
+
+export function isCatalogError(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    typeof (err as CatalogError).code === 'string' &&
+    (err as CatalogError).code.startsWith('PA_ERR_')
+  );
+}

@@ -1,0 +1,38 @@
+/**
+ * Phone numbers: E.164 validation (libphonenumber-js) and masking for logs.
+ */
+import { isValidPhoneNumber, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+
+const E164_SHAPE = /^\+[1-9]\d{1,14}$/;
+
+/** True for a plausible, correctly formatted E.164 number ("+" country code, digits only). */
+export function isE164(value: string): boolean {
+  return E164_SHAPE.test(value) && isValidPhoneNumber(value);
+}
+
+/**
+ * Normalises what a carrier or SIP header sends ("+1 (415) 555-0123", "tel:+1415...",
+ * "sip:+1415...@host") to E.164, or undefined when it is not a phone number (anonymous,
+ * extensions, SIP user names).
+ */
+export function toE164(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let v = value.trim();
+  const uri = /^(?:sips?|tel):([^@;]+)/i.exec(v);
+  if (uri?.[1]) v = uri[1];
+  if (!v.startsWith('+')) {
+    // Bare digits long enough to carry a country code are treated as international.
+    if (/^\d{11,15}$/.test(v)) v = `+${v}`;
+    else return undefined;
+  }
+  const parsed = parsePhoneNumberFromString(v);
+  return parsed?.isValid() ? parsed.number : undefined;
+}
+
+/** "+14155550123" → "***0123"; anything shorter than 5 characters is fully masked. */
+export function maskNumber(value: string, full = false): string {
+  if (full) return value;
+  const digits = value.replace(/\D/g, '');
+  if (digits.length < 5) return '***';
+  return `***${digits.slice(-4)}`;
+}
