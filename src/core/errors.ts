@@ -41,6 +41,45 @@ export const LiveKitRejectedError = createError(
   'LiveKit rejected the request: %s',
   502,
 );
+export const LiveKitTimeoutError = createError(
+  'PA_ERR_LIVEKIT_TIMEOUT',
+  'LiveKit did not answer in time: %s',
+  504,
+);
+/** LiveKit refused our own credentials: a deployment problem, not the caller's. */
+export const LiveKitAuthError = createError(
+  'PA_ERR_LIVEKIT_AUTH',
+  "LiveKit refused this service's credentials (check LIVEKIT_API_KEY/SECRET): %s",
+  502,
+);
+/** LiveKit found the request invalid (e.g. conflicting trunks, duplicate rules). */
+export const LiveKitInvalidError = createError('PA_ERR_LIVEKIT_INVALID', '%s', 400);
+export const LiveKitConflictError = createError('PA_ERR_LIVEKIT_CONFLICT', '%s', 409);
+export const LiveKitPreconditionError = createError('PA_ERR_LIVEKIT_PRECONDITION', '%s', 412);
+export const NotSupportedError = createError(
+  'PA_ERR_NOT_SUPPORTED',
+  'Not supported by this LiveKit server: %s',
+  501,
+);
+
+// ── SIP call outcomes (dialing and transfers); each carries sipStatusCode/sipStatus ───────────
+export const SipBusyError = createError('PA_ERR_SIP_BUSY', 'The callee is busy: %s', 409);
+export const SipDeclinedError = createError(
+  'PA_ERR_SIP_DECLINED',
+  'The call was declined: %s',
+  403,
+);
+export const SipNoAnswerError = createError('PA_ERR_SIP_NO_ANSWER', 'No answer: %s', 504);
+export const SipUnreachableError = createError(
+  'PA_ERR_SIP_UNREACHABLE',
+  'The destination could not be reached: %s',
+  502,
+);
+export const SipRejectedError = createError(
+  'PA_ERR_SIP_REJECTED',
+  'The carrier rejected the call: %s',
+  502,
+);
 
 // ── API: calls, idempotency and SIP outcomes ──────────────────────────────────────────────────
 

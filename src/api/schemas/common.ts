@@ -1,0 +1,44 @@
+/**
+ * Schemas shared by routes (TypeBox → JSON Schema: one source for validation, serialization
+ * and the OpenAPI document).
+ */
+import { type TSchema, Type } from '@sinclair/typebox';
+
+/** E.164 phone number; validated by the `e164` ajv format (libphonenumber-js). */
+export const E164 = Type.String({
+  format: 'e164',
+  maxLength: 16,
+  description: 'Phone number in E.164 format',
+  examples: ['+14155550123'],
+});
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    code: Type.String({ description: 'Stable error code (PA_ERR_*)' }),
+    instance: Type.Optional(Type.String()),
+    errors: Type.Optional(
+      Type.Array(Type.Object({ field: Type.String(), message: Type.String() })),
+    ),
+    sipStatusCode: Type.Optional(Type.Integer()),
+    sipStatus: Type.Optional(Type.String()),
+  },
+  { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details' },
+);
+
+/** Standard error responses for a route, for the OpenAPI document. */
+export function problemResponses(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, ProblemSchema]));
+}
+
+/** Free-form string map (metadata, attributes, SIP headers), bounded in size. */
+export const StringMap = Type.Record(
+  Type.String({ maxLength: 128 }),
+  Type.String({ maxLength: 4096 }),
+  {
+    maxProperties: 64,
+  },
+);
