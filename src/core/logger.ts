@@ -57,9 +57,10 @@ export function createLogger(
     base: { pid: process.pid, ...(options.name ? { name: options.name } : {}) },
     redact: {
       paths: [...SECRET_PATHS, ...paths(NUMBER_KEYS)],
-      censor: (value: unknown, path: string[]) => {
-        const joined = path.join('.');
-        const key = path[path.length - 1] ?? '';
+      censor: (value: unknown, path: (string | symbol)[]) => {
+        // Wildcards also visit pino's symbol keys: stringify before comparing.
+        const joined = path.map(String).join('.');
+        const key = String(path[path.length - 1] ?? '');
         if (SECRET_PATHS.has(joined) || SECRET_KEYS.includes(key)) return '[redacted]';
         return maskValue(value, fullNumbers);
       },

@@ -1,0 +1,60 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../src/core/logger.js';
+import { isE164, maskNumber, toE164 } from '../src/core/phone.js';
+
+function capture(fullNumbers = false) {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(chunk.toString()));
+      cb();
+    },
+  });
+  const log = createLogger({ LOG_LEVEL: 'info', LOG_FULL_NUMBERS: fullNumbers }, { destination });
+  return { log, lines };
+}
+
+describe('logger redaction', () => {
+  it('masks phone numbers by key, at the top level and one level down', () => {
+    const { log, lines } = capture();
+    log.info({ to: '+14155550123', call: { from: '+442071838750', room: 'call-1' } }, 'dialing');
+    expect(lines[0]).toMatchObject({ to: '***0123', call: { from: '***8750', room: 'call-1' } });
+  });
+
+  it('logs full numbers only when configured', () => {
+    const { log, lines } = capture(true);
+    log.info({ to: '+14155550123' }, 'dialing');
+    expect(lines[0]?.to).toBe('+14155550123');
+  });
+
+  it('censors secrets even when numbers are shown in full', () => {
+    const { log, lines } = capture(true);
+    log.info({ authorization: 'Bearer abc', auth: { password: 'hunter2' }, pin: '1234' }, 'x');
+    expect(JSON.stringify(lines[0])).not.toMatch(/abc|hunter2|1234/);
+    expect(lines[0]).toMatchObject({ authorization: '[redacted]', pin: '[redacted]' });
+  });
+});
+
+describe('phone numbers', () => {
+  it('accepts E.164 and rejects other shapes', () => {
+    expect(isE164('+14155550123')).toBe(true);
+    expect(isE164('14155550123')).toBe(false);
+    expect(isE164('+1 415 555 0123')).toBe(false);
+    expect(isE164('+1415')).toBe(false);
+  });
+
+  it('normalises what carriers send, and gives up on what is not a number', () => {
+    expect(toE164('sip:+14155550123@sip.carrier.example')).toBe('+14155550123');
+    expect(toE164('tel:+442071838750')).toBe('+442071838750');
+    expect(toE164('14155550123')).toBe('+14155550123');
+    expect(toE164('anonymous')).toBeUndefined();
+    expect(toE164('')).toBeUndefined();
+    expect(toE164('1001')).toBeUndefined();
+  });
+
+  it('masks all but the last four digits', () => {
+    expect(maskNumber('+14155550123')).toBe('***0123');
+    expect(maskNumber('12')).toBe('***');
+  });
+});
