@@ -13,6 +13,8 @@ import { createLiveKitClients, type LiveKitClients } from '../core/livekit.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { isE164, maskNumber } from '../core/phone.js';
 import { authenticate, createApiKeyCheck } from './auth.js';
+import { type CallEvents, createCallEvents } from './call-events.js';
+import { createIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import { type ApiMetrics, createApiMetrics } from './metrics.js';
 import { makeProblem, sendProblem, toProblem } from './problem.js';
 import { registerRoutes } from './routes/index.js';
@@ -23,6 +25,10 @@ export interface ApiDeps {
   log: Logger;
   livekit: LiveKitClients;
   metrics: ApiMetrics;
+  /** Idempotency keys and event-dedupe markers (Redis when REDIS_URL is set). */
+  idempotency: IdempotencyStore;
+  /** Outgoing signed call events (EVENTS_WEBHOOK_URL). */
+  events: CallEvents;
 }
 
 declare module 'fastify' {
@@ -44,11 +50,24 @@ const LONG_DIGITS = /\+?\d{7,15}/g;
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const log = opts.logger ?? createLogger(config, { name: 'api' });
+  const idempotency = opts.deps?.idempotency ?? createIdempotencyStore(config);
   const deps: ApiDeps = {
     config,
     log,
     livekit: opts.deps?.livekit ?? createLiveKitClients(config),
     metrics: opts.deps?.metrics ?? createApiMetrics(),
+    idempotency,
+    events:
+      opts.deps?.events ??
+      createCallEvents({
+        url: config.EVENTS_WEBHOOK_URL,
+        secret: config.EVENTS_WEBHOOK_SECRET,
+        log,
+        dedupe: idempotency,
+        maxAttempts: config.EVENTS_MAX_ATTEMPTS,
+        baseDelayMs: config.EVENTS_RETRY_BASE_MS,
+        timeoutMs: config.EVENTS_TIMEOUT_MS,
+      }),
     ...opts.deps,
   };
   const fullNumbers = config.LOG_FULL_NUMBERS;
@@ -86,6 +105,11 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   });
 
   app.decorate('deps', deps);
+  // Flush queued call events, then close the store they dedupe with.
+  app.addHook('onClose', async () => {
+    await deps.events.close();
+    await deps.idempotency.close();
+  });
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);

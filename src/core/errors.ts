@@ -82,10 +82,67 @@ export const SipRejectedError = createError(
 );
 
 // ── API: calls, idempotency and SIP outcomes ──────────────────────────────────────────────────
+export const CallNotFoundError = createError(
+  'PA_ERR_CALL_NOT_FOUND',
+  'Call %s not found (calls disappear when their room ends)',
+  404,
+);
+/** The call's room exists but has no phone (SIP) participant to act on. */
+export const CallNotConnectedError = createError(
+  'PA_ERR_CALL_NOT_CONNECTED',
+  'Call %s has no connected phone participant',
+  409,
+);
+export const NoOutboundTrunkError = createError(
+  'PA_ERR_NO_OUTBOUND_TRUNK',
+  'No outbound trunk: pass "trunkId" or set DEFAULT_OUTBOUND_TRUNK_ID',
+  400,
+);
+export const InvalidTransferTargetError = createError(
+  'PA_ERR_INVALID_TRANSFER_TARGET',
+  'body.to must be tel:+<E.164>, sip:user@host or an E.164 number (got "%s")',
+  400,
+);
+export const IdempotencyKeyReusedError = createError(
+  'PA_ERR_IDEMPOTENCY_KEY_REUSED',
+  'This Idempotency-Key was already used with a different request body',
+  422,
+);
+/** A request with the same key is still running and did not finish within the wait. */
+export const IdempotencyInProgressError = createError(
+  'PA_ERR_IDEMPOTENCY_IN_PROGRESS',
+  'A request with this Idempotency-Key is still in progress; retry later',
+  409,
+);
+export const IdempotencyUnavailableError = createError(
+  'PA_ERR_IDEMPOTENCY_UNAVAILABLE',
+  'The idempotency store (Redis) is unavailable: %s',
+  503,
+);
+export const WebhookSignatureError = createError(
+  'PA_ERR_WEBHOOK_SIGNATURE',
+  'Invalid LiveKit webhook signature: %s',
+  401,
+);
 
 // ── worker and agents ────────────────────────────────────────────────────────────────────────
 
 // ── telephony ────────────────────────────────────────────────────────────────────────────────
+/** An interruption scenario file (eval) is malformed; the message names the file and field. */
+export const ScenarioInvalidError = createError(
+  'PA_ERR_SCENARIO_INVALID',
+  'Invalid interruption scenario: %s',
+  400,
+);
+
+/** A DTMF string an agent or request wants to send has characters a phone keypad lacks. */
+export const DtmfInvalidError = createError(
+  'PA_ERR_DTMF_INVALID',
+  'Invalid DTMF digits "%s": use 0-9, *, #, A-D and w (half-second pause)',
+  400,
+);
+/** A transfer could not be made for a reason that is not the far end's answer (no trunk, bad state). */
+export const TransferFailedError = createError('PA_ERR_TRANSFER_FAILED', 'Transfer failed: %s', 502);
 
 /** Shape shared by every catalog error (what @fastify/error instances carry). */
 export interface CatalogError extends Error {

@@ -32,6 +32,8 @@ const NUMBER_KEYS = [
   'callerNumber',
   'calleeNumber',
   'dialedNumber',
+  'callerRaw',
+  'dialedRaw',
   'e164',
   'transferTo',
 ];

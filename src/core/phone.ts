@@ -1,7 +1,11 @@
 /**
  * Phone numbers: E.164 validation (libphonenumber-js) and masking for logs.
  */
-import { isValidPhoneNumber, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import {
+  type CountryCode,
+  isValidPhoneNumber,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js/max';
 
 const E164_SHAPE = /^\+[1-9]\d{1,14}$/;
 
@@ -13,17 +17,21 @@ export function isE164(value: string): boolean {
 /**
  * Normalises what a carrier or SIP header sends ("+1 (415) 555-0123", "tel:+1415...",
  * "sip:+1415...@host") to E.164, or undefined when it is not a phone number (anonymous,
- * extensions, SIP user names).
+ * extensions, SIP user names). With `defaultRegion` (ISO 3166 alpha-2, e.g. "US"), national
+ * formats such as "(415) 555-0123" are read as numbers of that country.
  */
-export function toE164(value: string | undefined): string | undefined {
+export function toE164(value: string | undefined, defaultRegion?: CountryCode): string | undefined {
   if (!value) return undefined;
   let v = value.trim();
   const uri = /^(?:sips?|tel):([^@;]+)/i.exec(v);
   if (uri?.[1]) v = uri[1];
   if (!v.startsWith('+')) {
-    // Bare digits long enough to carry a country code are treated as international.
-    if (/^\d{11,15}$/.test(v)) v = `+${v}`;
-    else return undefined;
+    // Bare digits long enough to carry a country code are tried as international first.
+    const international = /^\d{11,15}$/.test(v) ? parsePhoneNumberFromString(`+${v}`) : undefined;
+    if (international?.isValid()) return international.number;
+    if (!defaultRegion || !/^[\d\s().-]{4,20}$/.test(v)) return undefined;
+    const national = parsePhoneNumberFromString(v, defaultRegion);
+    return national?.isValid() ? national.number : undefined;
   }
   const parsed = parsePhoneNumberFromString(v);
   return parsed?.isValid() ? parsed.number : undefined;

@@ -1,4 +1,4 @@
-import { int, str } from '../core/settings-schema.js';
+import { int, num, str, url } from '../core/settings-schema.js';
 
 /** Settings of the agent worker pool (src/worker). */
 export const workerSettings = {
@@ -23,5 +23,24 @@ export const workerSettings = {
     default: 8081,
     min: 1,
     max: 65535,
+  }),
+  WORKER_MAX_CPU: num({
+    doc: 'CPU use (0-1 of all cores) at which the worker reports itself full, whatever its call count',
+    default: 0.85,
+    min: 0.1,
+    max: 1,
+  }),
+  OUTBOUND_ANSWER_TIMEOUT_S: int({
+    doc: 'How long an outbound call may ring (sip.callStatus not yet active) before the job ends it',
+    default: 60,
+    min: 5,
+  }),
+  API_URL: url({
+    doc: 'Base URL of this service\'s API; the worker POSTs call events and summaries to /v1/calls/:id/events (unset = summaries are only logged)',
+    protocols: ['http', 'https'],
+  }),
+  API_TOKEN: str({
+    doc: 'Bearer token the worker sends to API_URL (one of the API\'s API_KEYS)',
+    secret: true,
   }),
 } as const;

@@ -1,0 +1,161 @@
+/**
+ * Tools declared in the agents file as HTTP endpoints ("serverless" tools). When the LLM calls
+ * one, the agent POSTs `{ tool, arguments, call }` (call = the CallContext) as JSON, signed with
+ * HMAC-SHA256 when the tool names a `secretEnv`:
+ *
+ *   X-Phone-Agents-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+ *
+ * The endpoint answers 2xx with JSON, which goes back to the LLM as the tool's result. A timeout,
+ * a non-2xx status, or an answer that is not JSON makes the agent say the tool's `fallback`
+ * sentence itself (no LLM round trip), so the caller never hears dead air. A slow endpoint gets
+ * a spoken filler after `fillerAfterMs` of silence.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { llm } from '@livekit/agents';
+import type { Logger } from '../core/logger.js';
+import type { HttpToolSpec } from './agents-file.js';
+import type { CodeTool } from './code-tools.js';
+import type { PhoneSessionData } from './session-data.js';
+
+export const SIGNATURE_HEADER = 'X-Phone-Agents-Signature';
+
+export const httpToolDefaults = {
+  timeoutMs: 4000,
+  fillerAfterMs: 1000,
+  filler: 'One moment, please.',
+  fallback: "Sorry, I can't get that information right now.",
+  /** Larger answers are refused: they would flood the LLM's context. */
+  maxResponseBytes: 32 * 1024,
+} as const satisfies Required<Pick<HttpToolSpec, 'timeoutMs' | 'fillerAfterMs' | 'filler'>> & {
+  fallback: string;
+  maxResponseBytes: number;
+};
+
+export interface HttpToolOptions {
+  /** Where `secretEnv` is read; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+}
+
+/** Why an endpoint call failed (logged; the caller hears the fallback). */
+export type HttpToolFailure = 'timeout' | 'status' | 'invalid_json' | 'too_large' | 'network';
+
+export function createHttpTool(spec: HttpToolSpec, opts: HttpToolOptions = {}): CodeTool {
+  const env = opts.env ?? process.env;
+  const secret = spec.secretEnv ? env[spec.secretEnv] : undefined;
+  if (spec.secretEnv && !secret) {
+    // The loader checks this at start-up; reaching here means the env changed since.
+    throw new Error(`${spec.secretEnv} is not set (HMAC key of tool "${spec.name}")`);
+  }
+  const timeoutMs = spec.timeoutMs ?? httpToolDefaults.timeoutMs;
+  const fallback = spec.fallback ?? httpToolDefaults.fallback;
+
+  return llm.tool({
+    name: spec.name,
+    description: spec.description,
+    parameters: spec.parameters ?? { type: 'object', properties: {} },
+    execute: async (args: Record<string, unknown>, { ctx, abortSignal }) => {
+      const call = (ctx.userData as PhoneSessionData | undefined)?.call;
+      const body = JSON.stringify({ tool: spec.name, arguments: args, call });
+      const started = Date.now();
+      const request = () => postJson(spec.url, body, { secret, timeoutMs, abortSignal });
+      const filler = spec.filler ?? httpToolDefaults.filler;
+      const outcome = await ctx.filler(
+        filler,
+        { delay: spec.fillerAfterMs ?? httpToolDefaults.fillerAfterMs, maxSteps: 1 },
+        request,
+      );
+      const elapsedMs = Date.now() - started;
+      if (outcome.ok) {
+        opts.logger?.debug({ tool: spec.name, elapsedMs }, 'http tool answered');
+        return outcome.value;
+      }
+      opts.logger?.warn(
+        { tool: spec.name, elapsedMs, failure: outcome.failure, status: outcome.status },
+        'http tool failed; saying the fallback',
+      );
+      // Spoken directly (text-to-speech only) so the caller hears it at once. Returning
+      // nothing means no LLM reply is generated on top; the sentence stays in the chat
+      // history, so the LLM knows what the caller was told.
+      ctx.session.say(fallback);
+      return undefined;
+    },
+  });
+}
+
+type Outcome =
+  | { ok: true; value: unknown }
+  | { ok: false; failure: HttpToolFailure; status?: number };
+
+async function postJson(
+  url: string,
+  body: string,
+  o: { secret: string | undefined; timeoutMs: number; abortSignal: AbortSignal },
+): Promise<Outcome> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json',
+    'user-agent': 'phone-agents',
+  };
+  if (o.secret) headers[SIGNATURE_HEADER] = signBody(o.secret, body);
+  const timeout = AbortSignal.timeout(o.timeoutMs);
+  const signal = AbortSignal.any([timeout, o.abortSignal]);
+  try {
+    const res = await fetch(url, { method: 'POST', headers, body, signal, redirect: 'error' });
+    if (!res.ok) {
+      await res.body?.cancel();
+      return { ok: false, failure: 'status', status: res.status };
+    }
+    const text = await readLimited(res, httpToolDefaults.maxResponseBytes);
+    if (text === undefined) return { ok: false, failure: 'too_large', status: res.status };
+    try {
+      return { ok: true, value: JSON.parse(text) as unknown };
+    } catch {
+      return { ok: false, failure: 'invalid_json', status: res.status };
+    }
+  } catch {
+    return { ok: false, failure: timeout.aborted ? 'timeout' : 'network' };
+  }
+}
+
+async function readLimited(res: Response, max: number): Promise<string | undefined> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > max) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The signature header value for `body`, at time `now` (seconds). */
+export function signBody(secret: string, body: string, now = Math.floor(Date.now() / 1000)) {
+  const mac = createHmac('sha256', secret).update(`${now}.${body}`).digest('hex');
+  return `t=${now},v1=${mac}`;
+}
+
+/**
+ * Checks a signature header as an endpoint should: right key, untampered body, and a timestamp
+ * within `toleranceS` (replay protection). Exported for endpoint implementers and tests.
+ */
+export function verifySignature(
+  secret: string,
+  header: string | undefined,
+  body: string,
+  { toleranceS = 300, now = Math.floor(Date.now() / 1000) } = {},
+): boolean {
+  if (!header) return false;
+  const parts = Object.fromEntries(
+    header.split(',').map((kv) => {
+      const i = kv.indexOf('=');
+      return [kv.slice(0, i).trim(), kv.slice(i + 1).trim()];
+    }),
+  );
+  const t = Number(parts.t);
+  if (!Number.isInteger(t) || Math.abs(now - t) > toleranceS || !parts.v1) return false;
+  const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest();
+  const given = Buffer.from(parts.v1, 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

@@ -1,0 +1,214 @@
+/**
+ * PhoneAgent: the base class of every phone agent, and the factory that builds them from the
+ * agents file.
+ *
+ * A PhoneAgent prepends the phone prompt rules to its instructions, greets on entering (or,
+ * after a handoff, greets and continues the carried conversation), cleans its text for the TTS,
+ * gets its tools from the file (HTTP tools, tools written in code, handoff tools), and exposes
+ * its transfer destinations for the telephony transfer tools. The speech-to-text output passes
+ * through an injectable `speechFilter`: the seam for the soft-ack filter of
+ * src/telephony/interruption (pass-through by default).
+ */
+import { ReadableStream, TransformStream } from 'node:stream/web';
+import { type llm, type stt, type tts, type VAD, voice } from '@livekit/agents';
+import type { AudioFrame } from '@livekit/rtc-node';
+import type { Logger } from '../core/logger.js';
+import type { CallContext } from '../telephony/call-context.js';
+import { interruptionSpeechFilter } from '../telephony/interruption/index.js';
+import type { AgentSpec, AgentsConfig, TransferSpec } from './agents-file.js';
+import { type CodeToolRegistry, defaultCodeTools } from './code-tools.js';
+import { createHandoffTool } from './handoff.js';
+import { createHttpTool } from './http-tools.js';
+import { createSpeakableFilter, phoneInstructions } from './prompts.js';
+import type { PhoneSessionData } from './session-data.js';
+
+/** Rewrites the STT event stream of an agent (e.g. drops backchannels while it speaks). */
+export type SpeechFilter = (
+  events: ReadableStream<stt.SpeechEvent | string>,
+  agent: PhoneAgent,
+) => ReadableStream<stt.SpeechEvent | string>;
+
+/** Models an agent uses instead of the session's (its own voice, its STT keyterms). */
+export interface AgentModels {
+  stt?: stt.STT;
+  tts?: tts.TTS;
+  llm?: llm.LLM;
+  vad?: VAD;
+}
+
+export interface PhoneAgentOptions {
+  spec: AgentSpec;
+  tools?: llm.ToolContextEntry<PhoneSessionData>[];
+  /** History carried over from the previous agent. */
+  chatCtx?: llm.ChatContext;
+  /** Name of the agent this one takes over from; it then continues the conversation. */
+  handoffFrom?: string;
+  /** Adds the call's facts (direction, caller number) to the instructions. */
+  call?: CallContext;
+  models?: AgentModels;
+  speechFilter?: SpeechFilter;
+  /** Speak on entering the call (default true); false for outbound calls that wait for "hello". */
+  greet?: boolean;
+}
+
+export class PhoneAgent extends voice.Agent<PhoneSessionData> {
+  readonly spec: AgentSpec;
+  readonly handoffFrom: string | undefined;
+  readonly #speechFilter: SpeechFilter | undefined;
+  readonly #greet: boolean;
+
+  constructor(o: PhoneAgentOptions) {
+    super({
+      id: o.spec.name,
+      instructions: phoneInstructions(o.spec.instructions, o.call),
+      ...(o.tools ? { tools: o.tools } : {}),
+      ...(o.chatCtx ? { chatCtx: o.chatCtx } : {}),
+      ...o.models,
+    });
+    this.spec = o.spec;
+    this.handoffFrom = o.handoffFrom;
+    this.#speechFilter = o.speechFilter;
+    this.#greet = o.greet ?? true;
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  /** Where this agent may transfer the call (used by the telephony transfer tools). */
+  get transfers(): readonly TransferSpec[] {
+    return this.spec.transfers ?? [];
+  }
+
+  override async onEnter(): Promise<void> {
+    const data = this.session.userData as PhoneSessionData | undefined;
+    if (data) data.currentAgent = this.spec.name;
+    const greeting = this.spec.greeting;
+    if (this.handoffFrom) {
+      // The greeting plays while the LLM writes the first reply, hiding its latency.
+      if (greeting) this.session.say(greeting);
+      this.session.generateReply({
+        instructions:
+          `You have just taken over this call from the ${this.handoffFrom} agent; the caller already heard your greeting. ` +
+          'Continue from the conversation so far: address what the caller asked for. Do not greet again.',
+      });
+      return;
+    }
+    if (!this.#greet) return;
+    if (greeting) this.session.say(greeting);
+    else
+      this.session.generateReply({
+        instructions: 'Greet the caller in one short sentence and ask how you can help.',
+      });
+  }
+
+  override async sttNode(
+    audio: ReadableStream<AudioFrame> | AsyncIterable<AudioFrame>,
+    modelSettings: voice.ModelSettings,
+  ): Promise<ReadableStream<stt.SpeechEvent | string> | null> {
+    const events = await super.sttNode(audio, modelSettings);
+    return events && this.#speechFilter ? this.#speechFilter(events, this) : events;
+  }
+
+  override async ttsNode(
+    text: ReadableStream<string> | AsyncIterable<string>,
+    modelSettings: voice.ModelSettings,
+  ): Promise<ReadableStream<AudioFrame> | null> {
+    const clean = createSpeakableFilter();
+    const source = text instanceof ReadableStream ? text : ReadableStream.from(text);
+    const cleaned = source.pipeThrough(
+      new TransformStream<string, string>({
+        transform(chunk, controller) {
+          const out = clean(chunk);
+          if (out) controller.enqueue(out);
+        },
+      }),
+    );
+    return super.ttsNode(cleaned, modelSettings);
+  }
+}
+
+// ── factory ──────────────────────────────────────────────────────────────────────────────────
+
+export interface AgentFactoryOptions {
+  config: AgentsConfig;
+  /** Tools written in code (default: the built-in ones). Must be the registry the file was checked against. */
+  codeTools?: CodeToolRegistry;
+  /** The call, for the instructions' call facts. */
+  call?: CallContext;
+  /** Per-agent models (voice, keyterms); see providers.ts `agentModels`. */
+  models?: (spec: AgentSpec) => AgentModels;
+  /**
+   * Per-agent STT event filter. Default: the interruption policy bound to the session
+   * (`attachInterruptionPolicy`), with the agent's `interruptions:` overrides; a pass-through
+   * when no policy is bound.
+   */
+  speechFilter?: (spec: AgentSpec) => SpeechFilter | undefined;
+  /** Where HTTP tools read their `secretEnv`; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  /** Speak on entering (default true). */
+  greet?: boolean;
+}
+
+export interface AgentFactory {
+  /** Builds the named agent; throws for an unknown name (routes are validated, so a bug). */
+  create(
+    name: string,
+    options?: { chatCtx?: llm.ChatContext; handoffFrom?: string; greet?: boolean },
+  ): PhoneAgent;
+}
+
+export function createAgentFactory(o: AgentFactoryOptions): AgentFactory {
+  const codeTools = o.codeTools ?? defaultCodeTools();
+  // HTTP tools are stateless: build each once and share it between agents.
+  const httpTools = new Map(
+    [...o.config.tools.values()].map((spec) => [
+      spec.name,
+      createHttpTool(spec, {
+        ...(o.env ? { env: o.env } : {}),
+        ...(o.logger ? { logger: o.logger } : {}),
+      }),
+    ]),
+  );
+
+  const factory: AgentFactory = {
+    create(name, options = {}) {
+      const spec = o.config.agents.get(name);
+      if (!spec) throw new Error(`unknown agent "${name}"`);
+      const tools: llm.ToolContextEntry<PhoneSessionData>[] = [];
+      for (const toolName of spec.tools ?? []) {
+        const tool = httpTools.get(toolName) ?? codeTools.get(toolName);
+        if (!tool) throw new Error(`agent "${name}": unknown tool "${toolName}"`);
+        tools.push(tool);
+      }
+      for (const h of spec.handoffs ?? []) {
+        tools.push(
+          createHandoffTool({
+            from: name,
+            spec: h,
+            target: {
+              create: ({ chatCtx, handoffFrom }) =>
+                factory.create(h.agent, { chatCtx, handoffFrom }),
+            },
+          }),
+        );
+      }
+      const speechFilter = o.speechFilter
+        ? o.speechFilter(spec)
+        : interruptionSpeechFilter(spec.interruptions);
+      const greet = options.greet ?? o.greet;
+      return new PhoneAgent({
+        spec,
+        tools,
+        ...(options.chatCtx ? { chatCtx: options.chatCtx } : {}),
+        ...(options.handoffFrom ? { handoffFrom: options.handoffFrom } : {}),
+        ...(o.call ? { call: o.call } : {}),
+        ...(o.models ? { models: o.models(spec) } : {}),
+        ...(speechFilter ? { speechFilter } : {}),
+        ...(greet !== undefined ? { greet } : {}),
+      });
+    },
+  };
+  return factory;
+}

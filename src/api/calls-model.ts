@@ -1,0 +1,236 @@
+/**
+ * The call model. The API keeps no call state: LiveKit is the source of truth. A call is a room
+ * with a SIP participant; its id is the room name (`call-<uuid>` for outbound calls, the
+ * dispatch rule's room name for inbound ones). Its status comes from the SIP participant's
+ * `sip.callStatus` attribute. Outbound rooms carry `CallRoomMetadata`; the agent receives the
+ * request as `OutboundCallJob` in its job metadata.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ParticipantInfo, Room } from 'livekit-server-sdk';
+
+export const CALL_ID_PREFIX = 'call-';
+/** Identity of the phone participant of outbound calls (the SDK's own default is ambiguous). */
+export const OUTBOUND_SIP_IDENTITY = 'callee';
+
+/** `ParticipantInfo_Kind.SIP` / `ParticipantInfo_State.DISCONNECTED` (the SDK does not export the enums). */
+const KIND_SIP = 3;
+const STATE_DISCONNECTED = 3;
+
+export type CallStatus = 'dialing' | 'ringing' | 'active' | 'ended' | 'failed';
+export type CallDirection = 'outbound' | 'inbound';
+
+export function newCallId(): string {
+  return CALL_ID_PREFIX + randomUUID();
+}
+
+/** Job metadata (`ctx.job.metadata`, JSON) the agent worker receives for an outbound call. */
+export interface OutboundCallJob {
+  kind: 'phone-agents.call';
+  version: 1;
+  direction: 'outbound';
+  callId: string;
+  room: string;
+  to: string;
+  from?: string;
+  trunkId: string;
+  agent: { name: string; metadata?: Record<string, unknown> };
+  metadata?: Record<string, string>;
+  maxDurationS?: number;
+  ringingTimeoutS?: number;
+  waitUntilAnswered: boolean;
+  /** Identity of the SIP participant the agent should wait for. */
+  sipParticipantIdentity: string;
+  createdAt: string;
+}
+
+/** Room metadata marking a room the API created for an outbound call. */
+export interface CallRoomMetadata {
+  phoneAgents: {
+    callId: string;
+    direction: 'outbound';
+    agent: string;
+    to: string;
+    from?: string;
+    trunkId: string;
+    metadata?: Record<string, string>;
+    createdAt: string;
+  };
+}
+
+export function parseRoomMetadata(
+  raw: string | undefined,
+): CallRoomMetadata['phoneAgents'] | undefined {
+  if (!raw?.includes('"phoneAgents"')) return undefined;
+  try {
+    const m = JSON.parse(raw) as Partial<CallRoomMetadata>;
+    return m.phoneAgents && typeof m.phoneAgents.callId === 'string' ? m.phoneAgents : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isSipParticipant(p: ParticipantInfo | undefined): p is ParticipantInfo {
+  return Number(p?.kind) === KIND_SIP || p?.attributes?.['sip.callID'] !== undefined;
+}
+
+/** The call's phone participant: a connected one first. */
+export function sipParticipantOf(
+  participants: readonly ParticipantInfo[],
+): ParticipantInfo | undefined {
+  let found: ParticipantInfo | undefined;
+  for (const p of participants) {
+    if (!isSipParticipant(p)) continue;
+    if (Number(p.state) !== STATE_DISCONNECTED) return p;
+    found ??= p;
+  }
+  return found;
+}
+
+/** LiveKit's `DisconnectReason` numbers → names (for events and logs). */
+const DISCONNECT_REASONS = [
+  'UNKNOWN_REASON',
+  'CLIENT_INITIATED',
+  'DUPLICATE_IDENTITY',
+  'SERVER_SHUTDOWN',
+  'PARTICIPANT_REMOVED',
+  'ROOM_DELETED',
+  'STATE_MISMATCH',
+  'JOIN_FAILURE',
+  'MIGRATION',
+  'SIGNAL_CLOSE',
+  'ROOM_CLOSED',
+  'USER_UNAVAILABLE',
+  'USER_REJECTED',
+  'SIP_TRUNK_FAILURE',
+  'CONNECTION_TIMEOUT',
+  'MEDIA_FAILURE',
+  'AGENT_ERROR',
+] as const;
+
+export function disconnectReasonName(reason: number | undefined): string {
+  return DISCONNECT_REASONS[Number(reason ?? 0)] ?? `REASON_${reason}`;
+}
+
+/**
+ * Why a call ended (`call.ended` data.reason). From webhooks: hangup, no-answer, rejected (busy
+ * or declined: LiveKit does not tell them apart), failed, transfer, unknown. When the API itself
+ * saw the dial fail (waitUntilAnswered), the SIP outcome: busy, declined, no-answer,
+ * unreachable, rejected.
+ */
+export type EndReason = 'hangup' | 'no-answer' | 'rejected' | 'failed' | 'transfer' | 'unknown';
+
+/** Why the phone participant left, from LiveKit's disconnect reason. */
+export function endReasonOf(reason: number | undefined): EndReason {
+  switch (disconnectReasonName(reason)) {
+    case 'CLIENT_INITIATED': // the phone side hung up
+    case 'PARTICIPANT_REMOVED': // our side (agent or DELETE /v1/calls/:id) hung up
+    case 'ROOM_DELETED':
+    case 'ROOM_CLOSED':
+      return 'hangup';
+    case 'USER_UNAVAILABLE':
+      return 'no-answer';
+    case 'USER_REJECTED':
+      return 'rejected';
+    case 'JOIN_FAILURE':
+    case 'SIP_TRUNK_FAILURE':
+    case 'CONNECTION_TIMEOUT':
+    case 'MEDIA_FAILURE':
+    case 'SIGNAL_CLOSE':
+    case 'STATE_MISMATCH':
+    case 'SERVER_SHUTDOWN':
+    case 'AGENT_ERROR':
+      return 'failed';
+    default:
+      return 'unknown';
+  }
+}
+
+const FAILED_REASONS = new Set<EndReason>(['no-answer', 'rejected', 'failed']);
+
+function ms(v: bigint | number | undefined): number {
+  return v === undefined ? 0 : Number(v);
+}
+
+export function roomCreatedAtMs(room: Room): number {
+  return ms(room.creationTimeMs) || ms(room.creationTime) * 1000;
+}
+
+export function joinedAtMs(p: ParticipantInfo): number {
+  return ms(p.joinedAtMs) || ms(p.joinedAt) * 1000;
+}
+
+/**
+ * Status from the phone participant. Without one, the call is being set up (the room exists a
+ * moment before the dial request lands) unless the room is older than `setupWindowMs`.
+ */
+export function callStatusOf(
+  sip: ParticipantInfo | undefined,
+  roomCreatedMs: number,
+  nowMs: number,
+  setupWindowMs: number,
+): CallStatus {
+  if (!sip) return nowMs - roomCreatedMs < setupWindowMs ? 'dialing' : 'ended';
+  if (Number(sip.state) === STATE_DISCONNECTED) {
+    return FAILED_REASONS.has(endReasonOf(sip.disconnectReason)) ? 'failed' : 'ended';
+  }
+  switch (sip.attributes?.['sip.callStatus']) {
+    case 'dialing':
+      return 'dialing';
+    case 'ringing':
+      return 'ringing';
+    case 'hangup':
+      return 'ended';
+    default:
+      // 'active', 'automation' (sending DTMF after answer), or a server without the attribute.
+      return 'active';
+  }
+}
+
+/** The API's view of a call. */
+export interface CallView {
+  id: string;
+  room: string;
+  direction: CallDirection;
+  status: CallStatus;
+  to?: string;
+  from?: string;
+  agent?: string;
+  trunkId?: string;
+  sipCallId?: string;
+  sipCallStatus?: string;
+  participantIdentity?: string;
+  createdAt: string;
+  metadata?: Record<string, string>;
+}
+
+export function toCallView(
+  room: Room,
+  participants: readonly ParticipantInfo[],
+  nowMs: number,
+  setupWindowMs: number,
+): CallView {
+  const meta = parseRoomMetadata(room.metadata);
+  const sip = sipParticipantOf(participants);
+  const attrs = sip?.attributes ?? {};
+  const direction: CallDirection = meta ? 'outbound' : 'inbound';
+  // sip.phoneNumber is the remote party, sip.trunkPhoneNumber our side.
+  const remote = attrs['sip.phoneNumber'];
+  const local = attrs['sip.trunkPhoneNumber'];
+  const created = roomCreatedAtMs(room);
+  const view: CallView = {
+    id: room.name,
+    room: room.name,
+    direction,
+    status: callStatusOf(sip, created, nowMs, setupWindowMs),
+    to: direction === 'outbound' ? (remote ?? meta?.to) : local,
+    from: direction === 'outbound' ? (local ?? meta?.from) : remote,
+    agent: meta?.agent,
+    trunkId: attrs['sip.trunkID'] ?? meta?.trunkId,
+    sipCallId: attrs['sip.callID'],
+    sipCallStatus: attrs['sip.callStatus'],
+    participantIdentity: sip?.identity,
+    createdAt: new Date(created || nowMs).toISOString(),
+    metadata: meta?.metadata,
+  };
+  return view;
+}

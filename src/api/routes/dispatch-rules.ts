@@ -1,0 +1,203 @@
+/**
+ * Dispatch rules: /v1/dispatch-rules. A rule picks the room for each inbound call; its `agent`
+ * becomes the rule's `roomConfig.agents`, so LiveKit dispatches that named agent to every call
+ * the rule matches.
+ *
+ * The SDK's create call cannot carry `inboundNumbers`/`numbers`; a rule that has them is
+ * created and then replaced with the full object (and deleted again if the replace fails).
+ * Known limit: while it exists without them, LiveKit checks it as a rule for all numbers, so
+ * it can clash with an existing catch-all rule of the same trunk and PIN that the final rule
+ * would not clash with.
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { ValidationError } from '../../core/errors.js';
+import { problemResponses } from '../schemas/common.js';
+import {
+  DispatchRule,
+  DispatchRuleCreate,
+  DispatchRulePatch,
+  RuleIdParams,
+} from '../schemas/dispatch-rules.js';
+import { callLiveKit, getDispatchRule } from '../sip-lookup.js';
+import {
+  dispatchRuleToJson,
+  patchedShape,
+  type RuleShape,
+  ruleCreateOptions,
+  ruleReplace,
+  ruleShapeOf,
+  ruleUpdateFields,
+  sdkRule,
+} from '../sip-mapping.js';
+
+const TAGS = ['Dispatch rules'];
+const UPSTREAM = [401, 429, 502, 503, 504] as const;
+
+/** Which shape fields each kind uses; anything else sent for that kind is a mistake. */
+const KIND_FIELDS: Record<RuleShape['kind'], readonly (keyof RuleShape)[]> = {
+  individual: ['roomPrefix', 'pin'],
+  callee: ['roomPrefix', 'pin', 'randomize'],
+  direct: ['roomName', 'pin'],
+};
+
+function invalidField(field: string, message: string): Error {
+  const err = new ValidationError(`${field} ${message}`);
+  return Object.assign(err, { problem: { errors: [{ field, message }] } });
+}
+
+/** Cross-field rules JSON Schema does not express well: fields must fit the rule's kind. */
+function checkShape(shape: RuleShape, sent: Partial<RuleShape>): void {
+  const allowed = KIND_FIELDS[shape.kind];
+  for (const key of ['roomPrefix', 'roomName', 'randomize'] as const) {
+    if (sent[key] !== undefined && !allowed.includes(key)) {
+      throw invalidField(`body.${key}`, `does not apply to a rule of kind "${shape.kind}"`);
+    }
+  }
+  if (shape.kind === 'direct' && !shape.roomName) {
+    throw invalidField('body.roomName', 'is required for a rule of kind "direct"');
+  }
+}
+
+export default async function dispatchRules(fastify: FastifyInstance): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { sip } = app.deps.livekit;
+
+  app.post(
+    '/v1/dispatch-rules',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Create a dispatch rule',
+        description:
+          'Routes inbound calls matching trunkIds/numbers to rooms and dispatches `agent` into ' +
+          'each room. LiveKit refuses a rule that duplicates another for the same trunk, ' +
+          'numbers and PIN.',
+        body: DispatchRuleCreate,
+        response: { 201: DispatchRule, ...problemResponses(400, ...UPSTREAM) },
+      },
+    },
+    async (req, reply) => {
+      const body = req.body;
+      const shape: RuleShape = { ...body };
+      checkShape(shape, body);
+      let rule = await callLiveKit('dispatch rule', () =>
+        sip.createSipDispatchRule(sdkRule(shape), ruleCreateOptions(body)),
+      );
+      if (body.inboundNumbers?.length || body.numbers?.length) {
+        const id = rule.sipDispatchRuleId;
+        const full = ruleReplace(
+          rule,
+          { inboundNumbers: body.inboundNumbers, numbers: body.numbers },
+          ruleShapeOf(rule.rule),
+        );
+        try {
+          rule = await callLiveKit(`Dispatch rule ${id}`, () =>
+            sip.updateSipDispatchRule(id, full),
+          );
+        } catch (err) {
+          // Do not leave a rule broader than asked for (it would match every number).
+          await sip
+            .deleteSipDispatchRule(id)
+            .catch((e: unknown) =>
+              req.log.error({ err: e, ruleId: id }, 'could not remove half-created dispatch rule'),
+            );
+          throw err;
+        }
+      }
+      req.log.info(
+        { ruleId: rule.sipDispatchRuleId, agent: body.agent?.name },
+        'dispatch rule created',
+      );
+      return reply
+        .code(201)
+        .header('location', `/v1/dispatch-rules/${rule.sipDispatchRuleId}`)
+        .send(dispatchRuleToJson(rule));
+    },
+  );
+
+  app.get(
+    '/v1/dispatch-rules',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'List dispatch rules',
+        response: {
+          200: Type.Object({ items: Type.Array(DispatchRule) }),
+          ...problemResponses(...UPSTREAM),
+        },
+      },
+    },
+    async () => {
+      const all = await callLiveKit('dispatch rules', () => sip.listSipDispatchRule());
+      return { items: all.map(dispatchRuleToJson) };
+    },
+  );
+
+  app.get(
+    '/v1/dispatch-rules/:id',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Get a dispatch rule',
+        params: RuleIdParams,
+        response: { 200: DispatchRule, ...problemResponses(400, 404, ...UPSTREAM) },
+      },
+    },
+    async (req) => dispatchRuleToJson(await getDispatchRule(sip, req.params.id)),
+  );
+
+  app.patch(
+    '/v1/dispatch-rules/:id',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Change a dispatch rule',
+        description:
+          'Only the fields sent change; lists and maps sent replace the current ones. ' +
+          'Changing `kind` drops the fields of the old kind.',
+        params: RuleIdParams,
+        body: DispatchRulePatch,
+        response: { 200: DispatchRule, ...problemResponses(400, 404, ...UPSTREAM) },
+      },
+    },
+    async (req) => {
+      const { id } = req.params;
+      const patch = req.body;
+      const current = await getDispatchRule(sip, id);
+      const shape = patchedShape(ruleShapeOf(current.rule), patch);
+      checkShape(shape, patch);
+      const fields = ruleUpdateFields(patch, shape);
+      const updated = await callLiveKit(`Dispatch rule ${id}`, () =>
+        fields
+          ? sip.updateSipDispatchRuleFields(id, fields)
+          : sip.updateSipDispatchRule(id, ruleReplace(current, patch, shape)),
+      );
+      req.log.info({ ruleId: id, fields: Object.keys(patch) }, 'dispatch rule updated');
+      return dispatchRuleToJson(updated);
+    },
+  );
+
+  app.delete(
+    '/v1/dispatch-rules/:id',
+    {
+      schema: {
+        tags: TAGS,
+        summary: 'Delete a dispatch rule',
+        params: RuleIdParams,
+        response: {
+          204: Type.Null({ description: 'Deleted' }),
+          ...problemResponses(400, 404, ...UPSTREAM),
+        },
+      },
+    },
+    async (req, reply) => {
+      const { id } = req.params;
+      // LiveKit answers not_found for an unknown rule; fromLiveKitError makes that our 404.
+      await callLiveKit(`Dispatch rule ${id}`, () => sip.deleteSipDispatchRule(id));
+      req.log.info({ ruleId: id }, 'dispatch rule deleted');
+      return reply.code(204).send(null);
+    },
+  );
+}

@@ -1,0 +1,165 @@
+/** Schemas of /v1/calls and the LiveKit webhook (validation, serialization and OpenAPI). */
+import { type Static, Type } from '@sinclair/typebox';
+import { CALL_EVENT_TYPES } from '../call-events.js';
+import { E164, StringMap } from './common.js';
+
+/** Room names: call-<uuid> for outbound calls; inbound rooms are named by dispatch rules. */
+export const CallId = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  pattern: '^[A-Za-z0-9_.:+@=-]+$',
+  description: 'Call id (the LiveKit room name)',
+  examples: ['call-7d3f0e4a-1b2c-4d5e-8f90-123456789abc'],
+});
+export const CallParams = Type.Object({ id: CallId }, { additionalProperties: false });
+export type CallParams = Static<typeof CallParams>;
+
+export const CallStatusSchema = Type.Union(
+  [
+    Type.Literal('dialing'),
+    Type.Literal('ringing'),
+    Type.Literal('active'),
+    Type.Literal('ended'),
+    Type.Literal('failed'),
+  ],
+  { description: 'From the phone participant: sip.callStatus dialing → ringing → active → ended' },
+);
+
+const AgentName = Type.String({
+  pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
+  description: 'Name the agent worker registered (AGENT_NAME)',
+  examples: ['phone-agent'],
+});
+
+export const CreateCallBody = Type.Object(
+  {
+    to: E164,
+    from: Type.Optional(E164),
+    trunkId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9_-]+$',
+        description: 'Outbound trunk (ST_...); DEFAULT_OUTBOUND_TRUNK_ID when absent',
+      }),
+    ),
+    agent: Type.Object(
+      {
+        name: AgentName,
+        metadata: Type.Optional(
+          Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), {
+            maxProperties: 64,
+            description: 'Free-form settings for the agent, passed in its job metadata',
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+    metadata: Type.Optional(StringMap),
+    waitUntilAnswered: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description:
+          'Answer only once the callee picked up (or with the SIP failure). The request then ' +
+          'lasts up to ringingTimeoutS (default 30) + 2 s.',
+      }),
+    ),
+    ringingTimeoutS: Type.Optional(Type.Integer({ minimum: 1, maximum: 300 })),
+    maxDurationS: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'At most MAX_CALL_DURATION_S (the default)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CreateCallBody = Static<typeof CreateCallBody>;
+
+export const CallCreated = Type.Object({
+  id: Type.String(),
+  room: Type.String(),
+  status: CallStatusSchema,
+  sipCallId: Type.String(),
+  participantIdentity: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+
+export const CallSchema = Type.Object(
+  {
+    id: Type.String(),
+    room: Type.String(),
+    direction: Type.Union([Type.Literal('outbound'), Type.Literal('inbound')]),
+    status: CallStatusSchema,
+    to: Type.Optional(Type.String()),
+    from: Type.Optional(Type.String()),
+    agent: Type.Optional(Type.String()),
+    trunkId: Type.Optional(Type.String()),
+    sipCallId: Type.Optional(Type.String()),
+    sipCallStatus: Type.Optional(Type.String()),
+    participantIdentity: Type.Optional(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+    metadata: Type.Optional(StringMap),
+  },
+  { description: 'A call: a LiveKit room with a phone (SIP) participant' },
+);
+
+export const ListCallsQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+    cursor: Type.Optional(
+      Type.String({ maxLength: 128, description: 'nextCursor of a previous page' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ListCallsQuery = Static<typeof ListCallsQuery>;
+
+export const CallList = Type.Object({
+  calls: Type.Array(CallSchema),
+  nextCursor: Type.Optional(Type.String()),
+});
+
+export const TransferBody = Type.Object(
+  {
+    to: Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description: 'tel:+<E.164>, sip:user@host (or sips:), or a bare E.164 number',
+      examples: ['tel:+14155550123', 'sip:support@pbx.example.com'],
+    }),
+    ringingTimeoutS: Type.Optional(Type.Integer({ minimum: 1, maximum: 300 })),
+    playDialtone: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type TransferBody = Static<typeof TransferBody>;
+
+export const TransferResult = Type.Object({
+  id: Type.String(),
+  status: Type.Literal('transferred'),
+  to: Type.String(),
+});
+
+export const CallEventTypeSchema = Type.Union(CALL_EVENT_TYPES.map((t) => Type.Literal(t)));
+
+/** What the agent worker reports about a call (only it knows answers, summaries, voicemail). */
+export const ReportEventBody = Type.Object(
+  {
+    type: CallEventTypeSchema,
+    data: Type.Optional(
+      Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), {
+        maxProperties: 64,
+        description: 'Event payload, delivered as the event\'s "data"',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type ReportEventBody = Static<typeof ReportEventBody>;
+
+export const EventAccepted = Type.Object({
+  id: Type.String(),
+  duplicate: Type.Boolean({ description: 'An event of this type was already sent for the call' }),
+});
+
+export const WebhookAccepted = Type.Object({
+  events: Type.Array(Type.String(), { description: 'Call events this webhook produced' }),
+});

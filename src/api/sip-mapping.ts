@@ -1,0 +1,409 @@
+/**
+ * Our JSON ↔ livekit-server-sdk: request bodies become SDK options and update messages, SDK
+ * objects become the API's product-shaped JSON (camelCase, no passwords, no protobuf enums).
+ *
+ * PATCH uses LiveKit's partial updates (`update*Fields`) when every changed field has one;
+ * fields LiveKit cannot update partially (headers, Krisp, ringing timeout, a rule's agent,
+ * numbers, hidePhoneNumber, attributes) need a whole-object replace built from the current one.
+ */
+import {
+  type CreateSipDispatchRuleOptions,
+  type CreateSipInboundTrunkOptions,
+  type CreateSipOutboundTrunkOptions,
+  RoomAgentDispatch,
+  RoomConfiguration,
+  SIPDispatchRule,
+  type SIPDispatchRuleInfo,
+  SIPInboundTrunkInfo,
+  type SIPOutboundTrunkInfo,
+  type SipDispatchRuleCallee,
+  type SipDispatchRuleDirect,
+  type SipDispatchRuleIndividual,
+  type SipDispatchRuleUpdateOptions,
+  type SipInboundTrunkUpdateOptions,
+  type SipOutboundTrunkUpdateOptions,
+} from 'livekit-server-sdk';
+import {
+  type AgentRef,
+  DEFAULT_ROOM_PREFIX,
+  type DispatchRule,
+  type DispatchRuleCreate,
+  type DispatchRulePatch,
+  type RuleKind,
+} from './schemas/dispatch-rules.js';
+import type {
+  InboundTrunk,
+  InboundTrunkCreate,
+  InboundTrunkPatch,
+  OutboundTrunk,
+  OutboundTrunkCreate,
+  OutboundTrunkPatch,
+  Transport,
+} from './schemas/trunks.js';
+
+type ListUpdate = NonNullable<SipInboundTrunkUpdateOptions['numbers']>;
+type SipTransport = CreateSipOutboundTrunkOptions['transport'];
+type SdkRule = SipDispatchRuleDirect | SipDispatchRuleIndividual | SipDispatchRuleCallee;
+
+/** A whole-list replacement. An empty `set` would be dropped on the wire, so empty = clear. */
+export function listUpdate(values: readonly string[]): ListUpdate {
+  // The SDK's update messages accept plain objects (protobuf-es copies known fields); the
+  // ListUpdate class itself is not exported by livekit-server-sdk.
+  return (values.length ? { set: [...values] } : { clear: true }) as unknown as ListUpdate;
+}
+
+// ── transport (protobuf enum SIPTransport; numbers are stable wire values) ──────────────────────
+const TRANSPORTS: readonly Transport[] = ['auto', 'udp', 'tcp', 'tls'];
+
+export function toSipTransport(t: Transport | undefined): SipTransport {
+  return Math.max(0, TRANSPORTS.indexOf(t ?? 'auto')) as SipTransport;
+}
+
+function fromSipTransport(t: number): Transport {
+  return TRANSPORTS[t] ?? 'auto';
+}
+
+function seconds(d: { seconds: bigint } | undefined): number | undefined {
+  return d && d.seconds > 0n ? Number(d.seconds) : undefined;
+}
+
+function authOut(username: string): { auth?: { username: string } } {
+  return username ? { auth: { username } } : {};
+}
+
+// ── inbound trunks ───────────────────────────────────────────────────────────────────────────
+export function inboundTrunkToJson(t: SIPInboundTrunkInfo): InboundTrunk {
+  const ringing = seconds(t.ringingTimeout);
+  return {
+    id: t.sipTrunkId,
+    name: t.name,
+    numbers: t.numbers,
+    allowedAddresses: t.allowedAddresses,
+    allowedNumbers: t.allowedNumbers,
+    ...authOut(t.authUsername),
+    headers: t.headers,
+    headersToAttributes: t.headersToAttributes,
+    krispEnabled: t.krispEnabled,
+    ...(ringing ? { ringingTimeoutSeconds: ringing } : {}),
+    metadata: t.metadata,
+  };
+}
+
+export function inboundCreateOptions(body: InboundTrunkCreate): CreateSipInboundTrunkOptions {
+  return {
+    metadata: body.metadata,
+    allowedAddresses: body.allowedAddresses,
+    allowedNumbers: body.allowedNumbers,
+    authUsername: body.auth?.username,
+    authPassword: body.auth?.password,
+    headers: body.headers,
+    headersToAttributes: body.headersToAttributes,
+    krispEnabled: body.krispEnabled,
+    ringingTimeout: body.ringingTimeoutSeconds,
+  };
+}
+
+const INBOUND_REPLACE_ONLY = [
+  'headers',
+  'headersToAttributes',
+  'krispEnabled',
+  'ringingTimeoutSeconds',
+] as const;
+
+/** The partial update for a PATCH, or undefined when the PATCH needs a replace. */
+export function inboundUpdateFields(
+  patch: InboundTrunkPatch,
+): SipInboundTrunkUpdateOptions | undefined {
+  if (INBOUND_REPLACE_ONLY.some((k) => patch[k] !== undefined)) return undefined;
+  const fields: SipInboundTrunkUpdateOptions = {};
+  if (patch.name !== undefined) fields.name = patch.name;
+  if (patch.metadata !== undefined) fields.metadata = patch.metadata;
+  if (patch.numbers) fields.numbers = listUpdate(patch.numbers);
+  if (patch.allowedAddresses) fields.allowedAddresses = listUpdate(patch.allowedAddresses);
+  if (patch.allowedNumbers) fields.allowedNumbers = listUpdate(patch.allowedNumbers);
+  if (patch.auth !== undefined) {
+    fields.authUsername = patch.auth?.username ?? '';
+    fields.authPassword = patch.auth?.password ?? '';
+  }
+  return fields;
+}
+
+/** The current trunk with the PATCH applied (self-hosted LiveKit returns the stored password). */
+export function inboundReplace(
+  current: SIPInboundTrunkInfo,
+  patch: InboundTrunkPatch,
+): SIPInboundTrunkInfo {
+  const next = current.clone();
+  if (patch.name !== undefined) next.name = patch.name;
+  if (patch.metadata !== undefined) next.metadata = patch.metadata;
+  if (patch.numbers) next.numbers = patch.numbers;
+  if (patch.allowedAddresses) next.allowedAddresses = patch.allowedAddresses;
+  if (patch.allowedNumbers) next.allowedNumbers = patch.allowedNumbers;
+  if (patch.auth !== undefined) {
+    next.authUsername = patch.auth?.username ?? '';
+    next.authPassword = patch.auth?.password ?? '';
+  }
+  if (patch.headers) next.headers = patch.headers;
+  if (patch.headersToAttributes) next.headersToAttributes = patch.headersToAttributes;
+  if (patch.krispEnabled !== undefined) next.krispEnabled = patch.krispEnabled;
+  if (patch.ringingTimeoutSeconds === undefined) return next;
+  // The constructor turns the plain duration into the SDK's own Duration class.
+  return new SIPInboundTrunkInfo({
+    ...next,
+    ringingTimeout: { seconds: BigInt(patch.ringingTimeoutSeconds) },
+  });
+}
+
+// ── outbound trunks ──────────────────────────────────────────────────────────────────────────
+export function outboundTrunkToJson(t: SIPOutboundTrunkInfo): OutboundTrunk {
+  return {
+    id: t.sipTrunkId,
+    name: t.name,
+    address: t.address,
+    transport: fromSipTransport(t.transport),
+    numbers: t.numbers,
+    ...authOut(t.authUsername),
+    headers: t.headers,
+    headersToAttributes: t.headersToAttributes,
+    ...(t.destinationCountry ? { destinationCountry: t.destinationCountry } : {}),
+    metadata: t.metadata,
+  };
+}
+
+export function outboundCreateOptions(body: OutboundTrunkCreate): CreateSipOutboundTrunkOptions {
+  return {
+    metadata: body.metadata,
+    transport: toSipTransport(body.transport),
+    authUsername: body.auth?.username,
+    authPassword: body.auth?.password,
+    headers: body.headers,
+    headersToAttributes: body.headersToAttributes,
+    destinationCountry: body.destinationCountry,
+  };
+}
+
+/**
+ * The SDK's type omits `address` and `transport`, but LiveKit's SIPOutboundTrunkUpdate message
+ * has both and the SDK passes the object through to it.
+ */
+export type OutboundUpdateFields = SipOutboundTrunkUpdateOptions & {
+  address?: string;
+  transport?: SipTransport;
+};
+
+export function outboundUpdateFields(patch: OutboundTrunkPatch): OutboundUpdateFields | undefined {
+  if (patch.headers !== undefined || patch.headersToAttributes !== undefined) return undefined;
+  const fields: OutboundUpdateFields = {};
+  if (patch.name !== undefined) fields.name = patch.name;
+  if (patch.metadata !== undefined) fields.metadata = patch.metadata;
+  if (patch.address !== undefined) fields.address = patch.address;
+  if (patch.transport !== undefined) fields.transport = toSipTransport(patch.transport);
+  if (patch.numbers) fields.numbers = listUpdate(patch.numbers);
+  if (patch.destinationCountry !== undefined) fields.destinationCountry = patch.destinationCountry;
+  if (patch.auth !== undefined) {
+    fields.authUsername = patch.auth?.username ?? '';
+    fields.authPassword = patch.auth?.password ?? '';
+  }
+  return fields;
+}
+
+export function outboundReplace(
+  current: SIPOutboundTrunkInfo,
+  patch: OutboundTrunkPatch,
+): SIPOutboundTrunkInfo {
+  const next = current.clone();
+  if (patch.name !== undefined) next.name = patch.name;
+  if (patch.metadata !== undefined) next.metadata = patch.metadata;
+  if (patch.address !== undefined) next.address = patch.address;
+  if (patch.transport !== undefined) next.transport = toSipTransport(patch.transport);
+  if (patch.numbers) next.numbers = patch.numbers;
+  if (patch.destinationCountry !== undefined) next.destinationCountry = patch.destinationCountry;
+  if (patch.auth !== undefined) {
+    next.authUsername = patch.auth?.username ?? '';
+    next.authPassword = patch.auth?.password ?? '';
+  }
+  if (patch.headers) next.headers = patch.headers;
+  if (patch.headersToAttributes) next.headersToAttributes = patch.headersToAttributes;
+  return next;
+}
+
+// ── dispatch rules ───────────────────────────────────────────────────────────────────────────
+/** The rule's shape in our JSON: kind plus the fields that belong to that kind. */
+export interface RuleShape {
+  kind: RuleKind;
+  roomPrefix?: string;
+  roomName?: string;
+  pin?: string;
+  randomize?: boolean;
+}
+
+export function ruleShapeOf(rule: SIPDispatchRule | undefined): RuleShape {
+  const r = rule?.rule;
+  const pin = (p: string) => (p ? { pin: p } : {});
+  switch (r?.case) {
+    case 'dispatchRuleDirect':
+      return { kind: 'direct', roomName: r.value.roomName, ...pin(r.value.pin) };
+    case 'dispatchRuleCallee':
+      return {
+        kind: 'callee',
+        roomPrefix: r.value.roomPrefix,
+        ...pin(r.value.pin),
+        randomize: r.value.randomize,
+      };
+    case 'dispatchRuleIndividual':
+      return { kind: 'individual', roomPrefix: r.value.roomPrefix, ...pin(r.value.pin) };
+    default:
+      // A rule without a kind cannot be created through LiveKit's API; report it as the default.
+      return { kind: 'individual', roomPrefix: '' };
+  }
+}
+
+/** The SDK's create argument for a validated shape. */
+export function sdkRule(shape: RuleShape): SdkRule {
+  switch (shape.kind) {
+    case 'direct':
+      return { type: 'direct', roomName: shape.roomName ?? '', pin: shape.pin };
+    case 'callee':
+      return {
+        type: 'callee',
+        roomPrefix: shape.roomPrefix ?? DEFAULT_ROOM_PREFIX,
+        pin: shape.pin,
+        randomize: shape.randomize,
+      };
+    default:
+      return {
+        type: 'individual',
+        roomPrefix: shape.roomPrefix ?? DEFAULT_ROOM_PREFIX,
+        pin: shape.pin,
+      };
+  }
+}
+
+/** The protobuf rule message for updates and replaces. */
+export function ruleMessage(shape: RuleShape): SIPDispatchRule {
+  const pin = shape.pin ?? '';
+  switch (shape.kind) {
+    case 'direct':
+      return new SIPDispatchRule({
+        rule: { case: 'dispatchRuleDirect', value: { roomName: shape.roomName ?? '', pin } },
+      });
+    case 'callee':
+      return new SIPDispatchRule({
+        rule: {
+          case: 'dispatchRuleCallee',
+          value: {
+            roomPrefix: shape.roomPrefix ?? DEFAULT_ROOM_PREFIX,
+            pin,
+            randomize: shape.randomize ?? false,
+          },
+        },
+      });
+    default:
+      return new SIPDispatchRule({
+        rule: {
+          case: 'dispatchRuleIndividual',
+          value: { roomPrefix: shape.roomPrefix ?? DEFAULT_ROOM_PREFIX, pin },
+        },
+      });
+  }
+}
+
+/** `agent` → `roomConfig.agents`: LiveKit dispatches these agents into each call's room. */
+export function roomConfigFor(
+  agent: AgentRef | null | undefined,
+  base?: RoomConfiguration,
+): RoomConfiguration | undefined {
+  const config = base ? base.clone() : new RoomConfiguration();
+  config.agents = agent
+    ? [new RoomAgentDispatch({ agentName: agent.name, metadata: agent.metadata ?? '' })]
+    : [];
+  return config;
+}
+
+export function agentOf(info: {
+  roomConfig?: RoomConfiguration;
+}): { agent: { name: string; metadata: string } } | Record<string, never> {
+  const a = info.roomConfig?.agents[0];
+  return a ? { agent: { name: a.agentName, metadata: a.metadata } } : {};
+}
+
+export function dispatchRuleToJson(r: SIPDispatchRuleInfo): DispatchRule {
+  return {
+    id: r.sipDispatchRuleId,
+    name: r.name,
+    ...ruleShapeOf(r.rule),
+    trunkIds: r.trunkIds,
+    inboundNumbers: r.inboundNumbers,
+    numbers: r.numbers,
+    hidePhoneNumber: r.hidePhoneNumber,
+    ...agentOf(r),
+    metadata: r.metadata,
+    attributes: r.attributes,
+  };
+}
+
+export function ruleCreateOptions(body: DispatchRuleCreate): CreateSipDispatchRuleOptions {
+  return {
+    name: body.name,
+    metadata: body.metadata,
+    trunkIds: body.trunkIds,
+    hidePhoneNumber: body.hidePhoneNumber,
+    attributes: body.attributes,
+    roomConfig: body.agent ? roomConfigFor(body.agent) : undefined,
+  };
+}
+
+/** What a PATCH does to the rule's shape: the current shape with the patch applied. */
+export function patchedShape(current: RuleShape, patch: DispatchRulePatch): RuleShape {
+  const kind = patch.kind ?? current.kind;
+  const sameKind = kind === current.kind;
+  const keep = <K extends keyof RuleShape>(k: K) => (sameKind ? current[k] : undefined);
+  return {
+    kind,
+    roomPrefix: patch.roomPrefix ?? keep('roomPrefix'),
+    roomName: patch.roomName ?? keep('roomName'),
+    pin: patch.pin ?? current.pin,
+    randomize: patch.randomize ?? keep('randomize'),
+  };
+}
+
+const RULE_SHAPE_KEYS = ['kind', 'roomPrefix', 'roomName', 'pin', 'randomize'] as const;
+
+/** The partial update for a PATCH, or undefined when the PATCH needs a replace. */
+export function ruleUpdateFields(
+  patch: DispatchRulePatch,
+  shape: RuleShape,
+): SipDispatchRuleUpdateOptions | undefined {
+  const replaceOnly =
+    patch.agent !== undefined ||
+    patch.inboundNumbers !== undefined ||
+    patch.numbers !== undefined ||
+    patch.hidePhoneNumber !== undefined ||
+    // LiveKit merges a partial attributes update; ours replaces the map.
+    patch.attributes !== undefined;
+  if (replaceOnly) return undefined;
+  const fields: SipDispatchRuleUpdateOptions = {};
+  if (patch.name !== undefined) fields.name = patch.name;
+  if (patch.metadata !== undefined) fields.metadata = patch.metadata;
+  if (patch.trunkIds) fields.trunkIds = listUpdate(patch.trunkIds);
+  if (RULE_SHAPE_KEYS.some((k) => patch[k] !== undefined)) fields.rule = ruleMessage(shape);
+  return fields;
+}
+
+export function ruleReplace(
+  current: SIPDispatchRuleInfo,
+  patch: DispatchRulePatch,
+  shape: RuleShape,
+): SIPDispatchRuleInfo {
+  const next = current.clone();
+  next.rule = ruleMessage(shape);
+  if (patch.name !== undefined) next.name = patch.name;
+  if (patch.metadata !== undefined) next.metadata = patch.metadata;
+  if (patch.attributes !== undefined) next.attributes = patch.attributes;
+  if (patch.trunkIds) next.trunkIds = patch.trunkIds;
+  if (patch.inboundNumbers) next.inboundNumbers = patch.inboundNumbers;
+  if (patch.numbers) next.numbers = patch.numbers;
+  if (patch.hidePhoneNumber !== undefined) next.hidePhoneNumber = patch.hidePhoneNumber;
+  if (patch.agent !== undefined) next.roomConfig = roomConfigFor(patch.agent, current.roomConfig);
+  return next;
+}

@@ -1,0 +1,100 @@
+/** Turns an eval run into the per-policy summary, the printed table and the JSON report. */
+import type { LagStats } from '../sim/clock.js';
+import type { InterruptionPolicyName } from '../telephony/interruption/index.js';
+import type { EvalRun } from './runner.js';
+import { type EventResult, errorCount, type PolicyScore, scoreRun, summarize } from './score.js';
+
+export interface EvalReport {
+  policies: PolicyScore[];
+  events: Array<EventResult & { policy: InterruptionPolicyName }>;
+  run: {
+    folder: string;
+    scenarios: number;
+    duration_s: number;
+    workers: number;
+    concurrency: number;
+    /** Event-loop delay per process (ms). */
+    event_loop_lag_ms: LagStats[];
+    /** How late scripted STT events fired (ms): timer lag as the sessions saw it. */
+    stt_event_late_ms: { p50: number; p95: number; max: number };
+    settings: Record<string, string>;
+  };
+}
+
+export function buildReport(
+  r: EvalRun,
+  o: {
+    folder: string;
+    policies: InterruptionPolicyName[];
+    workers: number;
+    concurrency: number;
+    settings: Record<string, string>;
+  },
+): EvalReport {
+  const events: EvalReport['events'] = [];
+  const policies = o.policies.map((policy) => {
+    const results: EventResult[] = [];
+    for (const { job, run } of r.runs) {
+      if (job.policy !== policy) continue;
+      for (const e of scoreRun(r.scenarios[job.scenario]!, run)) {
+        results.push(e);
+        events.push({ policy, ...e });
+      }
+    }
+    return summarize(policy, r.scenarios.length, results);
+  });
+  const late = r.runs.map((x) => x.run.sttLateMaxMs).sort((a, b) => a - b);
+  const pct = (p: number) =>
+    Math.round(late[Math.min(late.length - 1, Math.ceil((p / 100) * late.length) - 1)] ?? 0);
+  return {
+    policies,
+    events,
+    run: {
+      folder: o.folder,
+      scenarios: r.scenarios.length,
+      duration_s: Math.round(r.durationS * 10) / 10,
+      workers: o.workers,
+      concurrency: o.concurrency,
+      event_loop_lag_ms: r.lag,
+      stt_event_late_ms: { p50: pct(50), p95: pct(95), max: Math.round(late.at(-1) ?? 0) },
+      settings: o.settings,
+    },
+  };
+}
+
+/** A fixed-width table, one row per policy (also valid Markdown). */
+export function formatTable(policies: PolicyScore[]): string {
+  const head = [
+    'policy',
+    'events',
+    'false int.',
+    'stutters',
+    'spurious',
+    'missed int.',
+    'missed resp.',
+    'errors',
+    'latency p50/p95/max ms',
+  ];
+  const rows = policies.map((p) => {
+    const l = p.interrupt_latency_ms;
+    const f = (x: number | null) => (x === null ? '-' : String(x));
+    return [
+      p.name,
+      String(p.events),
+      String(p.false_interruptions),
+      String(p.stutters),
+      String(p.spurious_replies),
+      String(p.missed_interruptions),
+      String(p.missed_responses),
+      String(errorCount(p)),
+      `${f(l.p50)} / ${f(l.p95)} / ${f(l.max)}`,
+    ];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [
+    line(head),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}

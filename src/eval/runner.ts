@@ -1,0 +1,220 @@
+/**
+ * Runs every (scenario, policy) pair. Sessions run in real time (agents-js timers are wall
+ * clock), so many run at once: `concurrency` sessions per process, in `workers` processes
+ * (one Silero model each, loaded once), jobs handed out from one queue. Session starts are
+ * staggered because a start costs a burst of CPU that would delay timers of running sessions;
+ * event-loop lag and how late scripted events fired are measured and reported, so a result
+ * distorted by an overloaded machine is visible rather than silent.
+ */
+import { fork } from 'node:child_process';
+import { initializeLogger, type VAD } from '@livekit/agents';
+import { loadVAD } from '../agents/providers.js';
+import { type Config, loadConfig } from '../core/config.js';
+import { LagMonitor, type LagStats } from '../sim/clock.js';
+import type { SttTiming } from '../sim/scripted-stt.js';
+import {
+  type InterruptionPolicyName,
+  resolveSoftAckOptions,
+} from '../telephony/interruption/index.js';
+import { runScenario, type ScenarioRun } from './run-scenario.js';
+import { loadScenarios, type Scenario } from './scenarios.js';
+
+export interface EvalOptions {
+  folder: string;
+  policies: InterruptionPolicyName[];
+  /** Sessions at once per process. */
+  concurrency: number;
+  /** Processes (each with its own event loop and VAD). 1 = in this process. */
+  workers: number;
+  /** Setting overrides (e.g. VAD_ACTIVATION_THRESHOLD), applied over the environment. */
+  settings: Record<string, string>;
+  timing?: Partial<SttTiming>;
+  /** Minimum gap between two session starts in one process (ms). */
+  staggerMs: number;
+  onProgress?: (done: number, total: number, run: ScenarioRun) => void;
+}
+
+export interface Job {
+  index: number;
+  scenario: number;
+  policy: InterruptionPolicyName;
+}
+
+export interface EvalRun {
+  scenarios: Scenario[];
+  runs: Array<{ job: Job; run: ScenarioRun }>;
+  lag: LagStats[];
+  durationS: number;
+}
+
+function configFor(settings: Record<string, string>): Config {
+  return loadConfig({ role: 'offline', env: { ...process.env, ...settings } });
+}
+
+/** Runs `jobs` with at most `concurrency` sessions at once in this process. */
+async function runPool(
+  scenarios: Scenario[],
+  next: () => Job | undefined | Promise<Job | undefined>,
+  ctx: {
+    vad: VAD;
+    config: Config;
+    concurrency: number;
+    staggerMs: number;
+    timing?: Partial<SttTiming>;
+  },
+  onResult: (job: Job, run: ScenarioRun) => void,
+): Promise<void> {
+  const softAck = resolveSoftAckOptions(ctx.config);
+  let lastStart = 0;
+  const slot = async () => {
+    for (;;) {
+      const job = await next();
+      if (!job) return;
+      const wait = lastStart + ctx.staggerMs - performance.now();
+      lastStart = Math.max(performance.now(), lastStart + ctx.staggerMs);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const s = scenarios[job.scenario]!;
+      const run = await runScenario(s, {
+        vad: ctx.vad,
+        policy: job.policy,
+        softAck,
+        ...(ctx.timing
+          ? { timing: { interimDelayMs: 300, finalDelayMs: 400, ...ctx.timing } }
+          : {}),
+      });
+      onResult(job, run);
+    }
+  };
+  await Promise.all(Array.from({ length: ctx.concurrency }, slot));
+}
+
+export async function runEval(o: EvalOptions): Promise<EvalRun> {
+  const started = performance.now();
+  const scenarios = loadScenarios(o.folder);
+  const jobs: Job[] = [];
+  // Scenario-major order: the policies of one scenario run side by side, under the same load.
+  scenarios.forEach((_, scenario) => {
+    for (const policy of o.policies) jobs.push({ index: jobs.length, scenario, policy });
+  });
+  const runs: EvalRun['runs'] = [];
+  const lag: LagStats[] = [];
+  const record = (job: Job, run: ScenarioRun) => {
+    runs.push({ job, run });
+    o.onProgress?.(runs.length, jobs.length, run);
+  };
+  let cursor = 0;
+  const take = () => (cursor < jobs.length ? jobs[cursor++] : undefined);
+
+  if (o.workers <= 1) {
+    const config = configFor(o.settings);
+    initializeLogger({ pretty: false, level: 'error' });
+    const vad = await loadVAD(config);
+    const monitor = new LagMonitor().start();
+    await runPool(
+      scenarios,
+      take,
+      {
+        vad,
+        config,
+        concurrency: o.concurrency,
+        staggerMs: o.staggerMs,
+        ...(o.timing ? { timing: o.timing } : {}),
+      },
+      record,
+    );
+    lag.push(monitor.stop());
+  } else {
+    await Promise.all(
+      Array.from(
+        { length: o.workers },
+        () =>
+          new Promise<void>((resolveWorker, rejectWorker) => {
+            const child = fork(process.argv[1]!, ['--eval-worker'], {
+              execArgv: process.execArgv,
+              stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+            });
+            child.on('message', (m: WorkerMessage) => {
+              if (m.type === 'next')
+                child.send({ type: 'job', job: take() ?? null } satisfies ParentMessage);
+              else if (m.type === 'result') record(m.job, m.run);
+              else if (m.type === 'done') {
+                lag.push(m.lag);
+                child.disconnect();
+              }
+            });
+            child.on('exit', (code) =>
+              code === 0
+                ? resolveWorker()
+                : rejectWorker(new Error(`eval worker exited with code ${code}`)),
+            );
+            child.send({
+              type: 'start',
+              folder: o.folder,
+              concurrency: o.concurrency,
+              staggerMs: o.staggerMs,
+              settings: o.settings,
+              ...(o.timing ? { timing: o.timing } : {}),
+            } satisfies ParentMessage);
+          }),
+      ),
+    );
+  }
+  runs.sort((a, b) => a.job.index - b.job.index);
+  return { scenarios, runs, lag, durationS: (performance.now() - started) / 1000 };
+}
+
+type ParentMessage =
+  | {
+      type: 'start';
+      folder: string;
+      concurrency: number;
+      staggerMs: number;
+      settings: Record<string, string>;
+      timing?: Partial<SttTiming>;
+    }
+  | { type: 'job'; job: Job | null };
+
+type WorkerMessage =
+  | { type: 'next' }
+  | { type: 'result'; job: Job; run: ScenarioRun }
+  | { type: 'done'; lag: LagStats };
+
+/** Entry point of a worker process (the CLI calls it when started with --eval-worker). */
+export async function evalWorkerMain(): Promise<void> {
+  const send = (m: WorkerMessage) => process.send?.(m);
+  const start = await new Promise<Extract<ParentMessage, { type: 'start' }>>((resolve) => {
+    process.once('message', (m: ParentMessage) => {
+      if (m.type === 'start') resolve(m);
+    });
+  });
+  const config = configFor(start.settings);
+  initializeLogger({ pretty: false, level: 'error' });
+  const scenarios = loadScenarios(start.folder);
+  const vad = await loadVAD(config);
+  const waiting: Array<(job: Job | undefined) => void> = [];
+  process.on('message', (m: ParentMessage) => {
+    if (m.type === 'job') waiting.shift()?.(m.job ?? undefined);
+  });
+  const next = () =>
+    new Promise<Job | undefined>((resolve) => {
+      waiting.push(resolve);
+      send({ type: 'next' });
+    });
+  const monitor = new LagMonitor().start();
+  await runPool(
+    scenarios,
+    next,
+    {
+      vad,
+      config,
+      concurrency: start.concurrency,
+      staggerMs: start.staggerMs,
+      ...(start.timing ? { timing: start.timing } : {}),
+    },
+    (job, run) => send({ type: 'result', job, run }),
+  );
+  // The parent disconnects once it has this last message; exiting earlier could lose it.
+  const disconnected = new Promise<void>((resolve) => process.once('disconnect', resolve));
+  send({ type: 'done', lag: monitor.stop() });
+  await disconnected;
+}

@@ -1,0 +1,134 @@
+/**
+ * The caller's side of a simulated call: a `voice.AudioInput` that feeds the session PCM frames
+ * at real-time pace, anchored to the shared SimClock. Frame k always carries the audio of
+ * timeline [k·frameMs, (k+1)·frameMs), even when the event loop lags (late frames are sent in a
+ * burst), so what the VAD hears lines up with the script.
+ *
+ * Audio is placed on the timeline with `play(samples, atMs)`; overlapping clips are mixed, and
+ * an optional looped background (line noise) runs under everything. Between clips the input
+ * sends silence, like an open phone line.
+ */
+import { ReadableStream, type ReadableStreamDefaultController } from 'node:stream/web';
+import { voice } from '@livekit/agents';
+import { AudioFrame } from '@livekit/rtc-node';
+import type { SimClock } from './clock.js';
+import { clip16 } from './noise.js';
+
+export interface SimAudioInputOptions {
+  clock: SimClock;
+  /** Default 8000 (narrowband phone audio). */
+  sampleRate?: number;
+  /** Frame length in milliseconds; default 20 (one RTP packet on a phone line). */
+  frameMs?: number;
+}
+
+interface Placed {
+  start: number; // sample index on the timeline
+  samples: Int16Array;
+  gain: number;
+}
+
+export class SimAudioInput extends voice.AudioInput {
+  readonly sampleRate: number;
+  readonly frameMs: number;
+  private readonly clock: SimClock;
+  private readonly samplesPerFrame: number;
+  private readonly placed: Placed[] = [];
+  private background: Int16Array | undefined;
+  private controller: ReadableStreamDefaultController<AudioFrame> | undefined;
+  private nextFrame = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly sent: Int16Array[] = [];
+  private readonly keepRecording: boolean;
+
+  constructor(opts: SimAudioInputOptions & { record?: boolean }) {
+    super();
+    this.clock = opts.clock;
+    this.sampleRate = opts.sampleRate ?? 8000;
+    this.frameMs = opts.frameMs ?? 20;
+    this.samplesPerFrame = Math.round((this.sampleRate * this.frameMs) / 1000);
+    this.keepRecording = opts.record ?? false;
+    const stream = new ReadableStream<AudioFrame>({
+      start: (controller) => {
+        this.controller = controller;
+      },
+    });
+    this.multiStream.addInputStream(stream);
+    void this.clock.whenStarted().then(() => this.tick());
+  }
+
+  /**
+   * Places mono PCM (at this input's sample rate) on the caller track at timeline `atMs`
+   * (default: now). Returns the timeline instant where it ends.
+   */
+  play(samples: Int16Array, atMs?: number, gain = 1): number {
+    const at = atMs ?? this.clock.now();
+    const start = Math.round((at * this.sampleRate) / 1000);
+    this.placed.push({ start, samples, gain });
+    return at + (samples.length * 1000) / this.sampleRate;
+  }
+
+  /** Loops `samples` under everything (e.g. line noise made with `noise()`); undefined stops it. */
+  setBackground(samples: Int16Array | undefined): void {
+    this.background = samples && samples.length > 0 ? samples : undefined;
+  }
+
+  /** The caller track as sent so far (only when constructed with `record: true`). */
+  recording(): Int16Array {
+    const out = new Int16Array(this.sent.reduce((n, f) => n + f.length, 0));
+    let at = 0;
+    for (const f of this.sent) {
+      out.set(f, at);
+      at += f.length;
+    }
+    return out;
+  }
+
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.timer);
+    try {
+      this.controller?.close();
+    } catch {
+      // already closed by the consumer side
+    }
+    await super.close();
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    const due = Math.floor(this.clock.now() / this.frameMs) + 1;
+    while (this.nextFrame < due) this.emit(this.nextFrame++);
+    const nextAt = this.nextFrame * this.frameMs;
+    this.timer = setTimeout(() => this.tick(), Math.max(1, nextAt - this.clock.now()));
+  }
+
+  private emit(index: number): void {
+    const n = this.samplesPerFrame;
+    const from = index * n;
+    const mix = new Float64Array(n);
+    const bg = this.background;
+    if (bg) for (let i = 0; i < n; i++) mix[i] = bg[(from + i) % bg.length]!;
+    for (const p of this.placed) {
+      const lo = Math.max(from, p.start);
+      const hi = Math.min(from + n, p.start + p.samples.length);
+      for (let s = lo; s < hi; s++) mix[s - from]! += p.samples[s - p.start]! * p.gain;
+    }
+    // Drop clips that have fully played, so long calls do not scan dead entries.
+    for (let i = this.placed.length - 1; i >= 0; i--) {
+      const p = this.placed[i]!;
+      if (p.start + p.samples.length <= from + n) this.placed.splice(i, 1);
+    }
+    const data = new Int16Array(n);
+    for (let i = 0; i < n; i++) data[i] = clip16(mix[i]!);
+    if (this.keepRecording) this.sent.push(data);
+    try {
+      this.controller?.enqueue(new AudioFrame(data, this.sampleRate, 1, n));
+    } catch {
+      // the session closed its side of the stream
+      this.closed = true;
+    }
+  }
+}

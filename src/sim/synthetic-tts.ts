@@ -1,0 +1,125 @@
+/**
+ * A timing-only TTS for simulations: audio of a chosen duration for any text (a quiet,
+ * syllable-modulated tone, so it is audible in recordings but never mistaken for words).
+ * Use it where only *when* the agent speaks matters; the offline demo uses the espeak TTS.
+ */
+import { ReadableStream } from 'node:stream/web';
+import {
+  type APIConnectOptions,
+  DEFAULT_API_CONNECT_OPTIONS,
+  shortuuid,
+  tts,
+} from '@livekit/agents';
+import { AudioFrame } from '@livekit/rtc-node';
+
+export interface SyntheticTTSOptions {
+  sampleRate?: number;
+  /** Spoken length per character of text (default 60 ms ≈ 16 characters a second). */
+  msPerChar?: number;
+  /** Shortest utterance (default 400 ms). */
+  minMs?: number;
+  /** Override the duration of specific texts (trimmed text → ms). */
+  durations?: ReadonlyMap<string, number>;
+}
+
+const FRAME_MS = 20;
+
+/** PCM16 mono "speech-like" audio of `durationMs` at `sampleRate`. */
+export function syntheticSpeech(durationMs: number, sampleRate = 8000, phase = 0): Int16Array {
+  const n = Math.round((durationMs * sampleRate) / 1000);
+  const out = new Int16Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = (i + phase) / sampleRate;
+    const envelope = 0.55 + 0.45 * Math.sin(2 * Math.PI * 4 * t); // ~4 syllables a second
+    const tone = Math.sin(2 * Math.PI * 180 * t) + 0.5 * Math.sin(2 * Math.PI * 360 * t);
+    out[i] = Math.round(2200 * envelope * tone);
+  }
+  return out;
+}
+
+/** Splits PCM into 20 ms AudioFrames. */
+export function framesOf(samples: Int16Array, sampleRate: number): AudioFrame[] {
+  const per = Math.round((sampleRate * FRAME_MS) / 1000);
+  const frames: AudioFrame[] = [];
+  for (let i = 0; i < samples.length; i += per) {
+    const chunk = samples.slice(i, i + per);
+    frames.push(new AudioFrame(chunk, sampleRate, 1, chunk.length));
+  }
+  return frames;
+}
+
+/** A stream of `durationMs` of synthetic speech, for `session.say(text, { audio })`. */
+export function syntheticSpeechStream(
+  durationMs: number,
+  sampleRate = 8000,
+): ReadableStream<AudioFrame> {
+  const frames = framesOf(syntheticSpeech(durationMs, sampleRate), sampleRate);
+  return new ReadableStream<AudioFrame>({
+    start(controller) {
+      for (const f of frames) controller.enqueue(f);
+      controller.close();
+    },
+  });
+}
+
+export class SyntheticTTS extends tts.TTS {
+  label = 'sim.SyntheticTTS';
+  readonly opts: Required<Omit<SyntheticTTSOptions, 'durations'>> & {
+    durations: ReadonlyMap<string, number>;
+  };
+
+  constructor(opts: SyntheticTTSOptions = {}) {
+    const sampleRate = opts.sampleRate ?? 8000;
+    super(sampleRate, 1, { streaming: false });
+    this.opts = {
+      sampleRate,
+      msPerChar: opts.msPerChar ?? 60,
+      minMs: opts.minMs ?? 400,
+      durations: opts.durations ?? new Map(),
+    };
+  }
+
+  /** How long `text` is spoken. */
+  durationFor(text: string): number {
+    const key = text.trim();
+    return (
+      this.opts.durations.get(key) ?? Math.max(this.opts.minMs, key.length * this.opts.msPerChar)
+    );
+  }
+
+  synthesize(
+    text: string,
+    connOptions?: APIConnectOptions,
+    abortSignal?: AbortSignal,
+  ): tts.ChunkedStream {
+    return new SyntheticChunkedStream(this, text, connOptions, abortSignal);
+  }
+
+  stream(): tts.SynthesizeStream {
+    throw new Error('SyntheticTTS is not streaming; the framework wraps it in a StreamAdapter');
+  }
+}
+
+class SyntheticChunkedStream extends tts.ChunkedStream {
+  label = 'sim.SyntheticChunkedStream';
+  private readonly synth: SyntheticTTS;
+
+  constructor(
+    synth: SyntheticTTS,
+    text: string,
+    connOptions?: APIConnectOptions,
+    abortSignal?: AbortSignal,
+  ) {
+    super(text, synth, connOptions ?? DEFAULT_API_CONNECT_OPTIONS, abortSignal);
+    this.synth = synth;
+  }
+
+  protected async run(): Promise<void> {
+    const rate = this.synth.opts.sampleRate;
+    const frames = framesOf(syntheticSpeech(this.synth.durationFor(this.inputText), rate), rate);
+    const requestId = shortuuid();
+    frames.forEach((frame, i) => {
+      this.queue.put({ requestId, segmentId: requestId, frame, final: i === frames.length - 1 });
+    });
+  }
+}

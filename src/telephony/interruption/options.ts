@@ -1,0 +1,107 @@
+/**
+ * Options of the interruption filter, declared once with their defaults. Settings (env) give
+ * the deployment's values; an agent in the agents file may override any of them
+ * (`interruptions:` → `InterruptionOverridesSchema`).
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import type { EchoOptions, LexiconOptions } from './classifier.js';
+import { defaultEchoOptions, defaultLexicon } from './classifier.js';
+
+export const interruptionPolicies = [
+  'softack',
+  'livekit-default',
+  'livekit-min-words-2',
+  'seed-grace',
+] as const;
+export type InterruptionPolicyName = (typeof interruptionPolicies)[number];
+
+export interface SoftAckOptions {
+  policy: InterruptionPolicyName;
+  lexicon: LexiconOptions;
+  echo: EchoOptions;
+  /**
+   * How long after the agent stops talking its words still count as echo, and an utterance
+   * whose first words arrive that soon is still judged as said over the agent (its onset was
+   * earlier than its first transcript).
+   */
+  echoTailMs: number;
+  onsetGraceMs: number;
+  /**
+   * Speech (VAD) needed before the framework's own audio path may act on words we let
+   * through; words decide, so this only needs to reject clicks.
+   */
+  minInterruptionMs: number;
+}
+
+export const defaultSoftAckOptions = {
+  policy: 'softack',
+  lexicon: defaultLexicon,
+  echo: defaultEchoOptions,
+  echoTailMs: 1500,
+  onsetGraceMs: 400,
+  minInterruptionMs: 200,
+} as const satisfies SoftAckOptions;
+
+/**
+ * Per-agent overrides (agents file, `agents[].interruptions`). The policy and the framework's
+ * minimum speech are per session (they shape the session options), so not overridable here.
+ */
+export const InterruptionOverridesSchema = Type.Object(
+  {
+    softAcks: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    commands: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    fillers: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    /** Words added to the deployment's lists instead of replacing them. */
+    extraSoftAcks: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    extraCommands: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    echoMinWords: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+    echoMatchRatio: Type.Optional(Type.Number({ minimum: 0.3, maximum: 1 })),
+    echoTailMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+    onsetGraceMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3000 })),
+  },
+  { additionalProperties: false },
+);
+export type InterruptionOverrides = Static<typeof InterruptionOverridesSchema>;
+
+/** The settings this module reads (see src/telephony/settings.ts). */
+export interface InterruptionSettings {
+  INTERRUPTION_POLICY: InterruptionPolicyName;
+  SOFT_ACKS: string[];
+  INTERRUPT_COMMANDS: string[];
+  SOFT_ACK_FILLERS: string[];
+  INTERRUPT_ECHO_MIN_WORDS: number;
+  INTERRUPT_ECHO_MATCH_RATIO: number;
+  INTERRUPT_ECHO_TAIL_MS: number;
+  INTERRUPT_ONSET_GRACE_MS: number;
+  INTERRUPT_MIN_SPEECH_MS: number;
+}
+
+/** Options from settings, then an agent's overrides on top. */
+export function resolveSoftAckOptions(
+  settings?: Partial<InterruptionSettings>,
+  overrides: InterruptionOverrides = {},
+): SoftAckOptions {
+  const d = defaultSoftAckOptions;
+  const s = settings ?? {};
+  const base = {
+    backchannels: overrides.softAcks ?? s.SOFT_ACKS ?? d.lexicon.backchannels,
+    commands: overrides.commands ?? s.INTERRUPT_COMMANDS ?? d.lexicon.commands,
+    fillers: overrides.fillers ?? s.SOFT_ACK_FILLERS ?? d.lexicon.fillers,
+  };
+  return {
+    policy: s.INTERRUPTION_POLICY ?? d.policy,
+    lexicon: {
+      backchannels: [...base.backchannels, ...(overrides.extraSoftAcks ?? [])],
+      commands: [...base.commands, ...(overrides.extraCommands ?? [])],
+      fillers: base.fillers,
+    },
+    echo: {
+      minWords: overrides.echoMinWords ?? s.INTERRUPT_ECHO_MIN_WORDS ?? d.echo.minWords,
+      minMatchRatio:
+        overrides.echoMatchRatio ?? s.INTERRUPT_ECHO_MATCH_RATIO ?? d.echo.minMatchRatio,
+    },
+    echoTailMs: overrides.echoTailMs ?? s.INTERRUPT_ECHO_TAIL_MS ?? d.echoTailMs,
+    onsetGraceMs: overrides.onsetGraceMs ?? s.INTERRUPT_ONSET_GRACE_MS ?? d.onsetGraceMs,
+    minInterruptionMs: s.INTERRUPT_MIN_SPEECH_MS ?? d.minInterruptionMs,
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * RNNoise (xiph's recurrent-network suppressor, WASM build). It only runs at 48 kHz, so a call's
+ * narrowband audio is resampled up and back down with rtc-node's sox resampler; that and the
+ * network make it several times dearer than Speex per call.
+ */
+import RNNoise, { type RnnoiseModule } from '@echogarden/rnnoise-wasm';
+import { AudioFrame, AudioResampler, AudioResamplerQuality } from '@livekit/rtc-node';
+import {
+  type NoiseSuppressor,
+  type NoiseSuppressorFactory,
+  SampleQueue,
+  takeOrPad,
+} from './suppressor.js';
+
+const RNNOISE_RATE = 48_000;
+
+export interface RnnoiseOptions {
+  /** sox quality of the 8 kHz ↔ 48 kHz resamplers (QUICK is enough for a 4 kHz band). */
+  resamplerQuality: AudioResamplerQuality;
+}
+
+export const rnnoiseDefaults = {
+  resamplerQuality: AudioResamplerQuality.QUICK,
+} as const satisfies RnnoiseOptions;
+
+let rnnoiseModule: Promise<RnnoiseModule> | undefined;
+
+/** Loads the WASM module once per process; every call's state lives in its heap. */
+export async function loadRnnoiseFactory(
+  options: Partial<RnnoiseOptions> = {},
+): Promise<NoiseSuppressorFactory> {
+  rnnoiseModule ??= RNNoise();
+  const module = await rnnoiseModule;
+  const opts = { ...rnnoiseDefaults, ...options };
+  return {
+    backend: 'rnnoise',
+    create: (sampleRate) => createRnnoiseSuppressor(module, sampleRate, opts),
+  };
+}
+
+function createRnnoiseSuppressor(
+  module: RnnoiseModule,
+  sampleRate: number,
+  opts: RnnoiseOptions,
+): NoiseSuppressor {
+  const frameSize = module._rnnoise_get_frame_size();
+  const state = module._rnnoise_create(0);
+  const bufPtr = module._malloc(frameSize * Float32Array.BYTES_PER_ELEMENT);
+  const resample = sampleRate !== RNNOISE_RATE;
+  const up = resample
+    ? new AudioResampler(sampleRate, RNNOISE_RATE, 1, opts.resamplerQuality)
+    : undefined;
+  const down = resample
+    ? new AudioResampler(RNNOISE_RATE, sampleRate, 1, opts.resamplerQuality)
+    : undefined;
+  const wide = new SampleQueue();
+  const block = new Int16Array(frameSize);
+  const output = new SampleQueue();
+  let closed = false;
+
+  const denoiseBlock = (): void => {
+    const base = bufPtr / Float32Array.BYTES_PER_ELEMENT;
+    const heap = module.HEAPF32;
+    // RNNoise works on float samples at int16 scale, in place.
+    for (let i = 0; i < frameSize; i++) heap[base + i] = block[i]!;
+    module._rnnoise_process_frame(state, bufPtr, bufPtr);
+    const out = module.HEAPF32;
+    for (let i = 0; i < frameSize; i++) {
+      const v = Math.round(out[base + i]!);
+      block[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    }
+  };
+
+  return {
+    backend: 'rnnoise',
+    sampleRate,
+    process(frame) {
+      const wideFrames = up
+        ? up.push(new AudioFrame(frame.slice(), sampleRate, 1, frame.length)).map((f) => f.data)
+        : [frame];
+      for (const data of wideFrames) wide.push(data);
+      while (wide.length >= frameSize) {
+        wide.shiftInto(frameSize, block);
+        denoiseBlock();
+        if (down) {
+          for (const f of down.push(new AudioFrame(block.slice(), RNNOISE_RATE, 1, frameSize))) {
+            output.push(f.data);
+          }
+        } else {
+          output.push(block);
+        }
+      }
+      return takeOrPad(output, frame.length);
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      module._free(bufPtr);
+      module._rnnoise_destroy(state);
+      up?.close();
+      down?.close();
+    },
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * Outbound calls: who answered? LiveKit's `voice.AMD` classifies the greeting (VAD timing plus
+ * an LLM over the transcript: human, voicemail, IVR, mailbox unavailable) while holding back
+ * the agent's reply; a Goertzel beep detector listens to the same audio for the beep.
+ *
+ * - human / uncertain: the agent carries on (its reply to "Hello?" is released).
+ * - IVR: the agent carries on and is told to navigate the menu (send_dtmf).
+ * - voicemail: per policy, hang up, or wait for the beep (at most `beepTimeoutMs` after the
+ *   verdict) and leave the message, then hang up. Mailbox unavailable: hang up.
+ * The outcome is reported as the `call.voicemail` call event.
+ */
+import { type llm, voice } from '@livekit/agents';
+import type { AudioFrame } from '@livekit/rtc-node';
+import type { Logger } from '../../core/logger.js';
+import { endCall } from '../call-ending/end-call.js';
+import { type Beep, BeepDetector } from './beep-detector.js';
+
+export type VoicemailAction = 'off' | 'hangup' | 'message';
+
+export type CallEventSink = (type: 'call.voicemail' | 'call.transferred', data: Record<string, unknown>) => void;
+
+export interface AnsweringMachineOptions {
+  action: VoicemailAction;
+  /** Said after the beep when `action` is `message` (no message → hang up). */
+  message?: string;
+  beepTimeoutMs: number;
+  /** The classifier's LLM; default the session's. */
+  llm?: llm.LLM;
+  report?: CallEventSink;
+  log: Logger;
+  /** voice.AMD timing overrides (tests, tuning). */
+  amd?: Pick<
+    voice.AMDOptions,
+    'noSpeechTimeoutMs' | 'detectionTimeoutMs' | 'machineSilenceThresholdMs' | 'humanSilenceThresholdMs'
+  >;
+}
+
+export interface AnsweringMachineOutcome {
+  category: voice.AMDCategory | 'skipped';
+  action: 'none' | 'continued' | 'message-left' | 'hung-up';
+  beep?: Beep;
+}
+
+const IVR_INSTRUCTIONS =
+  'An automated phone menu answered this call. Listen to the options and use send_dtmf to ' +
+  'reach the right department or a person; do not talk to the menu as if it were a person.';
+
+export async function handleAnsweringMachine(
+  session: voice.AgentSession,
+  o: AnsweringMachineOptions,
+): Promise<AnsweringMachineOutcome> {
+  if (o.action === 'off') return { category: 'skipped', action: 'none' };
+  const log = o.log.child({ component: 'amd' });
+  const beeps = listenForBeeps(session);
+  const amd = new voice.AMD(session, {
+    llm: o.llm ?? null,
+    stt: null,
+    interruptOnMachine: true,
+    suppressCompatibilityWarning: true,
+    ...o.amd,
+  });
+  let verdict: voice.AMDPredictionEvent;
+  try {
+    verdict = await amd.execute();
+  } finally {
+    await amd.aclose();
+  }
+  log.info({ category: verdict.category, reason: verdict.reason }, 'answered by');
+  const C = voice.AMDCategory;
+  if (!verdict.isMachine) {
+    beeps.stop();
+    return { category: verdict.category, action: 'none' };
+  }
+  if (verdict.category === C.MACHINE_IVR) {
+    beeps.stop();
+    session.generateReply({ instructions: IVR_INSTRUCTIONS });
+    return { category: verdict.category, action: 'continued' };
+  }
+
+  const leave = verdict.category === C.MACHINE_VM && o.action === 'message' && !!o.message;
+  if (!leave) {
+    beeps.stop();
+    o.report?.('call.voicemail', { category: verdict.category, action: 'hung-up' });
+    await endCall(session, '', 'voicemail');
+    return { category: verdict.category, action: 'hung-up' };
+  }
+  const beep = beeps.last() ?? (await beeps.next(o.beepTimeoutMs));
+  beeps.stop();
+  log.info({ beepHeard: !!beep, freqHz: beep?.freqHz }, 'leaving the voicemail message');
+  await endCall(session, o.message!, 'voicemail');
+  o.report?.('call.voicemail', {
+    category: verdict.category,
+    action: 'message-left',
+    beepHeard: !!beep,
+  });
+  return { category: verdict.category, action: 'message-left', ...(beep ? { beep } : {}) };
+}
+
+/** Runs the beep detector over the session's input audio until stopped. */
+function listenForBeeps(session: voice.AgentSession) {
+  const detector = new BeepDetector();
+  const found: Beep[] = [];
+  const waiters = new Set<(b: Beep) => void>();
+  let stopped = false;
+  let reader: ReadableStreamDefaultReader<AudioFrame> | undefined;
+  void (async () => {
+    // The audio branch exists once the session's activity started.
+    while (!stopped && !reader) {
+      const stream = session._subscribeAudioStream();
+      if (stream) reader = stream.getReader();
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+    while (!stopped && reader) {
+      const { done, value } = await reader.read();
+      if (done || !value) break;
+      const mono =
+        value.channels === 1 ? value.data : value.data.filter((_, i) => i % value.channels === 0);
+      for (const b of detector.push(mono, value.sampleRate)) {
+        found.push(b);
+        for (const w of [...waiters]) w(b);
+      }
+    }
+  })().catch(() => undefined);
+  return {
+    last: () => found.at(-1),
+    next: (timeoutMs: number) =>
+      new Promise<Beep | undefined>((resolve) => {
+        const timer = setTimeout(() => {
+          waiters.delete(on);
+          resolve(undefined);
+        }, timeoutMs);
+        const on = (b: Beep) => {
+          clearTimeout(timer);
+          waiters.delete(on);
+          resolve(b);
+        };
+        waiters.add(on);
+      }),
+    stop: () => {
+      stopped = true;
+      void reader?.cancel().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,350 @@
+/**
+ * One phone call, from the moment the job starts to the summary: the product's main job.
+ *
+ * Written against `CallTransport`, so the LiveKit room (room-transport.ts) and the offline
+ * simulator (src/sim/call-simulator.ts) run this same code:
+ *
+ *   wait for the phone participant → CallContext from its SIP attributes → route →
+ *   outbound: wait until the callee answers (`sip.callStatus` = `active`) → start the session
+ *   (the agent greets) → run until someone hangs up, the call hits its length limit or the
+ *   transport goes away → hang up → summary to the API.
+ *
+ * A refused call (blocked caller) gets its message said and is hung up. An outbound call that
+ * is never answered ends without the agent ever speaking.
+ */
+import { voice } from '@livekit/agents';
+import type { AudioFrame, FrameProcessor } from '@livekit/rtc-node';
+import type { AgentsConfig } from '../agents/agents-file.js';
+import type { Logger } from '../core/logger.js';
+import { type CallContext, buildCallContext } from '../telephony/call-context.js';
+import { route } from '../telephony/routing.js';
+import { type CallEnd, CallMetrics, type CallSummary } from './call-metrics.js';
+import type { CallReporter } from './call-report.js';
+
+/** The phone participant of a call, as the job sees it. */
+export interface Caller {
+  readonly identity: string;
+  /** Current participant attributes (`sip.*` and custom ones). */
+  attributes(): Readonly<Record<string, string>>;
+  /** Calls `fn` with the full attribute set after each change; returns an unsubscribe. */
+  onAttributesChanged(fn: (attributes: Readonly<Record<string, string>>) => void): () => void;
+  /** Resolves when the participant left (hung up, transferred away, dropped). */
+  readonly left: Promise<string>;
+}
+
+/** Where a call's audio and participants live: a LiveKit room, or a simulation. */
+export interface CallTransport {
+  /** The call id: the room name (the API's call model uses the same). */
+  readonly callId: string;
+  /** The job's metadata (outbound calls: the API's OutboundCallJob as JSON). */
+  readonly jobMetadata: string;
+  /** Connects and resolves with the phone participant; rejects when the call goes away first. */
+  waitForCaller(opts: { identity?: string; signal: AbortSignal }): Promise<Caller>;
+  /**
+   * Starts `parts.session` with `parts.agent`, this transport's audio in/out linked to the
+   * caller, and `parts.noise` (if any) on the caller's audio before VAD and STT.
+   */
+  startSession(parts: CallSessionParts, caller: Caller): Promise<void>;
+  /** Ends the call for everyone (room: deletes it, which hangs up the phone line). */
+  hangUp(reason: string): Promise<void>;
+  /** Resolves when the transport is gone (room disconnected, simulation over). */
+  readonly closed: Promise<string>;
+}
+
+/** What a session factory (session.ts) gives the job for one call. */
+export interface CallSessionParts {
+  session: voice.AgentSession;
+  /** The agent that takes the call (routing decided), or a bare announcer for a refusal. */
+  agent: voice.Agent;
+  /** Noise suppression for the caller's audio (undefined when off). */
+  noise?: FrameProcessor<AudioFrame>;
+  /** Called once the session runs (binds what needs a started session). */
+  started(): void;
+  /** Frees per-call resources (noise suppressor, ...); called after the session closed. */
+  dispose(): Promise<void>;
+}
+
+export type CallSessionFactory = (args: {
+  call: CallContext;
+  /** Routed agent; undefined for a refusal (the agent only announces). */
+  agentName: string | undefined;
+  metrics: CallMetrics;
+}) => Promise<CallSessionParts>;
+
+export interface CallLimits {
+  /** MAX_CALL_DURATION_S in ms; a shorter `maxDurationS` in the job metadata wins. */
+  maxCallDurationMs: number;
+  /** OUTBOUND_ANSWER_TIMEOUT_S in ms; `ringingTimeoutS` in the job metadata (+ margin) wins. */
+  answerTimeoutMs: number;
+  /** How long to wait for the phone participant to join at all. */
+  callerJoinTimeoutMs: number;
+}
+
+export const defaultCallLimits = {
+  maxCallDurationMs: 3600_000,
+  answerTimeoutMs: 60_000,
+  callerJoinTimeoutMs: 60_000,
+} as const satisfies CallLimits;
+
+export interface CallJobOptions {
+  transport: CallTransport;
+  agents: Pick<AgentsConfig, 'agents' | 'routes'>;
+  createSession: CallSessionFactory;
+  reporter: CallReporter;
+  log: Logger;
+  limits?: Partial<CallLimits>;
+  /** PHONE_DEFAULT_REGION */
+  defaultRegion?: string;
+  /** Epoch-ms clock for metrics (the simulator passes its own). */
+  now?: () => number;
+  /** Called once the call's metrics exist (the simulator prints them live). */
+  onMetrics?: (metrics: CallMetrics) => void;
+}
+
+/** Time the SIP side is given beyond the API's ringing timeout before the job gives up. */
+const RINGING_MARGIN_MS = 5000;
+
+export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
+  const { transport, reporter } = opts;
+  const limits: CallLimits = { ...defaultCallLimits, ...opts.limits };
+  const callId = transport.callId;
+  const log = opts.log.child({ callId });
+  const jobMeta = parseJobMetadata(transport.jobMetadata);
+  const stop = new AbortController();
+
+  // 1. The phone participant.
+  let caller: Caller;
+  try {
+    caller = await withTimeout(
+      transport.waitForCaller({ identity: jobMeta.sipParticipantIdentity, signal: stop.signal }),
+      limits.callerJoinTimeoutMs,
+      'no phone participant joined',
+    );
+  } catch (err) {
+    stop.abort();
+    const direction = jobMeta.direction === 'outbound' ? 'outbound' : 'inbound';
+    const metrics = new CallMetrics({ callId, direction, now: opts.now });
+    opts.onMetrics?.(metrics);
+    log.warn({ err: (err as Error).message }, 'call ended before the phone participant joined');
+    await transport.hangUp('no phone participant').catch(() => undefined);
+    return finish(metrics, {
+      outcome: direction === 'outbound' ? 'no-answer' : 'error',
+      endedBy: 'system',
+      reason: (err as Error).message,
+    });
+  }
+
+  // 2. Who is calling, and who answers.
+  const call = buildCallContext({
+    attributes: caller.attributes(),
+    jobMetadata: transport.jobMetadata,
+    roomName: callId,
+    participantIdentity: caller.identity,
+    ...(opts.defaultRegion ? { defaultRegion: opts.defaultRegion } : {}),
+  });
+  const metrics = new CallMetrics({ callId, direction: call.direction, now: opts.now });
+  opts.onMetrics?.(metrics);
+  const decision = route(opts.agents, call);
+  log.info(
+    {
+      direction: call.direction,
+      callerNumber: call.callerNumber ?? call.callerRaw,
+      dialedNumber: call.dialedNumber ?? call.dialedRaw,
+      route: decision.route,
+      ...('agent' in decision ? { agent: decision.agent } : { refused: true }),
+    },
+    'call routed',
+  );
+
+  const maxDurationMs = Math.min(
+    limits.maxCallDurationMs,
+    positive(jobMeta.maxDurationS) ? jobMeta.maxDurationS * 1000 : Number.POSITIVE_INFINITY,
+  );
+  const answered = watchAnswered(caller);
+  answered.promise.then(
+    (status) => {
+      if (status !== 'active') return;
+      metrics.noteAnswered();
+      reporter.report(callId, 'call.answered', { direction: call.direction });
+    },
+    () => undefined,
+  );
+
+  // 3. Outbound: nobody speaks before the callee picked up.
+  if (call.direction === 'outbound') {
+    const answerTimeoutMs = positive(jobMeta.ringingTimeoutS)
+      ? jobMeta.ringingTimeoutS * 1000 + RINGING_MARGIN_MS
+      : limits.answerTimeoutMs;
+    const status = await Promise.race([
+      answered.promise,
+      caller.left.then(() => 'left' as const),
+      transport.closed.then(() => 'closed' as const),
+      delay(answerTimeoutMs, stop.signal).then(() => 'timeout' as const),
+    ]);
+    if (status !== 'active') {
+      stop.abort();
+      answered.stop();
+      log.info({ status }, 'outbound call not answered');
+      await transport.hangUp('not answered').catch(() => undefined);
+      return finish(metrics, { outcome: 'no-answer', endedBy: 'system', reason: status });
+    }
+  }
+
+  // 4. The conversation.
+  const agentName = 'agent' in decision ? decision.agent : undefined;
+  let parts: CallSessionParts | undefined;
+  let end: CallEnd;
+  try {
+    parts = await opts.createSession({ call, agentName, metrics });
+    const { session } = parts;
+    metrics.attach(session);
+    if (agentName) metrics.noteAgent(agentName);
+    const sessionClosed = new Promise<voice.CloseEvent>((resolve) =>
+      session.once(voice.AgentSessionEventTypes.Close, resolve),
+    );
+    await transport.startSession(parts, caller);
+    parts.started();
+
+    if ('refuse' in decision) {
+      await session.say(decision.refuse, { allowInterruptions: false }).waitForPlayout();
+      end = { outcome: 'refused', endedBy: 'agent', reason: decision.route };
+    } else {
+      end = await Promise.race([
+        caller.left.then(
+          (reason): CallEnd => ({
+            outcome: transferredTo(session) ? 'transferred' : 'completed',
+            endedBy: transferredTo(session) ? 'agent' : 'caller',
+            reason,
+          }),
+        ),
+        sessionClosed.then((ev) => endOfSession(ev, session)),
+        transport.closed.then((reason): CallEnd => ({ outcome: 'completed', endedBy: 'system', reason })),
+        delay(maxDurationMs, stop.signal).then(
+          (): CallEnd => ({ outcome: 'max-duration', endedBy: 'system' }),
+        ),
+      ]);
+    }
+  } catch (err) {
+    log.error({ err }, 'call failed');
+    end = { outcome: 'error', endedBy: 'system', reason: (err as Error).message };
+  } finally {
+    stop.abort();
+    answered.stop();
+  }
+
+  // 5. Hang up, close, report.
+  const summary = metrics.end(end);
+  await transport.hangUp(end.outcome).catch((err: Error) =>
+    log.warn({ err: err.message }, 'hang-up failed'),
+  );
+  if (parts) {
+    await parts.session.close().catch((err: Error) =>
+      log.warn({ err: err.message }, 'session close failed'),
+    );
+    await parts.dispose().catch(() => undefined);
+  }
+  return report(summary);
+
+  function finish(m: CallMetrics, e: CallEnd): Promise<CallSummary> {
+    return report(m.end(e));
+  }
+
+  async function report(summary: CallSummary): Promise<CallSummary> {
+    const { transcript, ...rest } = summary;
+    log.info({ ...rest, transcriptLines: transcript.length }, 'call summary');
+    reporter.report(callId, 'call.summary', { ...summary });
+    await reporter.flush(5000);
+    return summary;
+  }
+}
+
+/** Fields of the job metadata the job reads (the API's OutboundCallJob; absent for inbound). */
+interface JobMeta {
+  direction?: string;
+  sipParticipantIdentity?: string;
+  maxDurationS?: number;
+  ringingTimeoutS?: number;
+}
+
+function parseJobMetadata(raw: string): JobMeta {
+  try {
+    const v: unknown = raw.trim() ? JSON.parse(raw) : {};
+    if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
+    const o = v as Record<string, unknown>;
+    return {
+      ...(typeof o.direction === 'string' ? { direction: o.direction } : {}),
+      ...(typeof o.sipParticipantIdentity === 'string' && o.sipParticipantIdentity
+        ? { sipParticipantIdentity: o.sipParticipantIdentity }
+        : {}),
+      ...(typeof o.maxDurationS === 'number' ? { maxDurationS: o.maxDurationS } : {}),
+      ...(typeof o.ringingTimeoutS === 'number' ? { ringingTimeoutS: o.ringingTimeoutS } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+function positive(n: number | undefined): n is number {
+  return typeof n === 'number' && Number.isFinite(n) && n > 0;
+}
+
+/**
+ * Resolves with the first terminal `sip.callStatus`: `active` (answered) or `hangup`. Servers
+ * without the attribute never report it: the caller joining counts as answered then.
+ */
+function watchAnswered(caller: Caller): { promise: Promise<'active' | 'hangup'>; stop(): void } {
+  let off = () => {};
+  const promise = new Promise<'active' | 'hangup'>((resolve) => {
+    const check = (attrs: Readonly<Record<string, string>>) => {
+      const status = attrs['sip.callStatus'];
+      if (status === undefined || status === 'active') resolve('active');
+      else if (status === 'hangup') resolve('hangup');
+    };
+    off = caller.onAttributesChanged(check);
+    check(caller.attributes());
+  });
+  void promise.then(() => off());
+  return { promise, stop: () => off() };
+}
+
+/** Set by the transfer tool (src/agents) on the session's userData when it moved the caller. */
+function transferredTo(session: voice.AgentSession): string | undefined {
+  const data = session.userData as { transferredTo?: unknown } | undefined;
+  return typeof data?.transferredTo === 'string' ? data.transferredTo : undefined;
+}
+
+function endOfSession(ev: voice.CloseEvent, session: voice.AgentSession): CallEnd {
+  const reason = String(ev.reason);
+  if (ev.error) return { outcome: 'error', endedBy: 'system', reason: `${ev.error.type}: ${reason}` };
+  if (transferredTo(session)) return { outcome: 'transferred', endedBy: 'agent', reason };
+  switch (reason) {
+    case 'participant_disconnected':
+      return { outcome: 'completed', endedBy: 'caller', reason };
+    case 'user_initiated': // an end-call tool shut the session down
+      return { outcome: 'completed', endedBy: 'agent', reason };
+    default:
+      return { outcome: 'completed', endedBy: 'system', reason };
+  }
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (!Number.isFinite(ms)) return; // no limit: never resolves
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  });
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,382 @@
+/**
+ * Outbound calls and call status through the API against the LiveKit stand-in: dispatch then
+ * dial, SIP failures as problem+json with the documented mapping, validation, auth, LiveKit
+ * errors, listing, status from sip.callStatus, hang-up.
+ */
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OutboundCallJob } from '../src/api/calls-model.js';
+import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
+import { appFor, createOutboundTrunk, dialCount, TRUNK_NUMBER } from './support/calls.js';
+import { TEST_API_KEY } from './support/config.js';
+
+const auth = { authorization: `Bearer ${TEST_API_KEY}` };
+const agent = { name: 'phone-agent' };
+
+async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('outbound calls', () => {
+  let lk: Standin;
+  let app: FastifyInstance;
+  let trunkId: string;
+
+  const post = (payload: object, headers: Record<string, string> = auth) =>
+    app.inject({ method: 'POST', url: '/v1/calls', headers, payload });
+
+  beforeAll(async () => {
+    lk = await startLiveKitStandin({ answerDelayMs: 80 });
+    trunkId = await createOutboundTrunk(lk);
+    app = await appFor(lk, { DEFAULT_OUTBOUND_TRUNK_ID: trunkId, MAX_CALL_DURATION_S: '600' });
+  });
+  afterAll(async () => {
+    await app.close();
+    await lk.close();
+  });
+
+  it('dispatches the agent with the call request, then dials with an explicit identity', async () => {
+    const start = lk.requests.length;
+    const res = await post({
+      to: NUMBERS.answers,
+      from: TRUNK_NUMBER,
+      agent: { name: 'phone-agent', metadata: { persona: 'reception' } },
+      metadata: { crmId: 'c-9' },
+      ringingTimeoutS: 20,
+      maxDurationS: 300,
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const call = res.json();
+    expect(call).toMatchObject({
+      status: 'dialing',
+      participantIdentity: 'callee',
+      sipCallId: expect.stringMatching(/^SCL_/),
+    });
+    expect(call.id).toMatch(/^call-[0-9a-f-]{36}$/);
+    expect(call.room).toBe(call.id);
+
+    const rpcs = lk.requests.slice(start).map((r) => `${r.service}.${r.method}`);
+    expect(rpcs.slice(0, 2)).toEqual(['RoomService.CreateRoom', 'SIP.CreateSIPParticipant']);
+
+    const [dispatch] = lk.dispatches(call.id);
+    expect(dispatch?.agentName).toBe('phone-agent');
+    const job = JSON.parse(dispatch?.metadata ?? '{}') as OutboundCallJob;
+    expect(job).toMatchObject({
+      direction: 'outbound',
+      callId: call.id,
+      to: NUMBERS.answers,
+      from: TRUNK_NUMBER,
+      trunkId,
+      agent: { name: 'phone-agent', metadata: { persona: 'reception' } },
+      metadata: { crmId: 'c-9' },
+      maxDurationS: 300,
+      sipParticipantIdentity: 'callee',
+    });
+
+    const dial = lk.requests.slice(start).find((r) => r.method === 'CreateSIPParticipant');
+    expect(dial?.body).toMatchObject({
+      sipTrunkId: trunkId,
+      sipCallTo: NUMBERS.answers,
+      sipNumber: TRUNK_NUMBER,
+      roomName: call.id,
+      participantIdentity: 'callee',
+      ringingTimeout: '20s',
+      maxCallDuration: '300s',
+    });
+  });
+
+  it('with waitUntilAnswered answers once the callee picked up', async () => {
+    const res = await post({ to: NUMBERS.answers2, agent, waitUntilAnswered: true });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().status).toBe('active');
+    const get = await app.inject({ url: `/v1/calls/${res.json().id}`, headers: auth });
+    expect(get.json()).toMatchObject({
+      status: 'active',
+      direction: 'outbound',
+      to: NUMBERS.answers2,
+    });
+  });
+
+  const failures = [
+    ['busy', NUMBERS.busy, 409, 'PA_ERR_SIP_BUSY', 486],
+    ['declined', NUMBERS.declined, 403, 'PA_ERR_SIP_DECLINED', 603],
+    ['unreachable', NUMBERS.unreachable, 502, 'PA_ERR_SIP_UNREACHABLE', 503],
+    ['not found', NUMBERS.notFound, 502, 'PA_ERR_SIP_UNREACHABLE', 404],
+    ['temporarily unavailable', NUMBERS.unavailable, 504, 'PA_ERR_SIP_NO_ANSWER', 480],
+  ] as const;
+  for (const [what, number, status, code, sip] of failures) {
+    it(`waitUntilAnswered + ${what}: ${status} ${code} with sipStatusCode ${sip}, room cleaned up`, async () => {
+      const roomsBefore = new Set(lk.state.rooms.keys());
+      const res = await post({ to: number, agent, waitUntilAnswered: true });
+      expect(res.statusCode).toBe(status);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.json()).toMatchObject({
+        status,
+        code,
+        sipStatusCode: sip,
+        sipStatus: expect.any(String),
+        instance: '/v1/calls',
+      });
+      // The room made for the failed call is deleted.
+      await until(() => [...lk.state.rooms.keys()].every((r) => roomsBefore.has(r)));
+    });
+  }
+
+  it('reports no answer within ringingTimeoutS as 504 PA_ERR_SIP_NO_ANSWER', async () => {
+    const res = await post({
+      to: NUMBERS.noAnswer,
+      agent,
+      waitUntilAnswered: true,
+      ringingTimeoutS: 1,
+    });
+    expect(res.statusCode).toBe(504);
+    expect(res.json()).toMatchObject({ code: 'PA_ERR_SIP_NO_ANSWER', sipStatusCode: 408 });
+  });
+
+  it('validates the request before touching LiveKit', async () => {
+    const calls = () =>
+      lk.requests.filter((r) => r.method === 'CreateRoom' || r.method === 'CreateSIPParticipant')
+        .length;
+    const before = calls();
+    const cases: Array<[object, string, RegExp]> = [
+      [{ agent }, 'PA_ERR_VALIDATION', /body\.to is required/],
+      [{ to: '0415555', agent }, 'PA_ERR_INVALID_PHONE_NUMBER', /body\.to/],
+      [{ to: NUMBERS.answers }, 'PA_ERR_VALIDATION', /body\.agent is required/],
+      [
+        { to: NUMBERS.answers, agent: { name: 'bad name!' } },
+        'PA_ERR_VALIDATION',
+        /body\.agent\.name/,
+      ],
+      [
+        { to: NUMBERS.answers, agent, colour: 'red' },
+        'PA_ERR_VALIDATION',
+        /body\.colour is not a known field/,
+      ],
+      [{ to: NUMBERS.answers, agent, ringingTimeoutS: 0 }, 'PA_ERR_VALIDATION', /ringingTimeoutS/],
+      [
+        { to: NUMBERS.answers, agent, maxDurationS: 601 },
+        'PA_ERR_VALIDATION',
+        /MAX_CALL_DURATION_S \(600\)/,
+      ],
+    ];
+    for (const [payload, code, detail] of cases) {
+      const res = await post(payload);
+      expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(res.json().code).toBe(code);
+      expect(res.json().detail).toMatch(detail);
+    }
+    expect(calls()).toBe(before);
+  });
+
+  it('needs an API key', async () => {
+    for (const url of ['/v1/calls', '/v1/calls/call-x']) {
+      const res = await app.inject({ method: 'GET', url });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().code).toBe('PA_ERR_UNAUTHORIZED');
+    }
+    expect((await post({ to: NUMBERS.answers, agent }, {})).statusCode).toBe(401);
+    expect((await app.inject({ method: 'DELETE', url: '/v1/calls/call-x' })).statusCode).toBe(401);
+  });
+
+  it('reports an unknown trunk as 404 and no trunk at all as 400', async () => {
+    const unknown = await post({ to: NUMBERS.answers, agent, trunkId: 'ST_doesnotexist' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().code).toBe('PA_ERR_NOT_FOUND');
+    expect(unknown.json().detail).toMatch(/ST_doesnotexist/);
+
+    const bare = await appFor(lk);
+    try {
+      const res = await bare.inject({
+        method: 'POST',
+        url: '/v1/calls',
+        headers: auth,
+        payload: { to: NUMBERS.answers, agent },
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().code).toBe('PA_ERR_NO_OUTBOUND_TRUNK');
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('reports LiveKit being down or broken as 503/502, never 500', async () => {
+    const down = await appFor(lk, {
+      LIVEKIT_URL: 'http://127.0.0.1:1',
+      DEFAULT_OUTBOUND_TRUNK_ID: trunkId,
+    });
+    const noSip = await startLiveKitStandin({ sipAvailable: false });
+    const broken = await appFor(noSip, { DEFAULT_OUTBOUND_TRUNK_ID: 'ST_any' });
+    try {
+      const a = await down.inject({
+        method: 'POST',
+        url: '/v1/calls',
+        headers: auth,
+        payload: { to: NUMBERS.answers, agent },
+      });
+      expect(a.statusCode).toBe(503);
+      expect(a.json().code).toBe('PA_ERR_LIVEKIT_UNAVAILABLE');
+      const l = await down.inject({ url: '/v1/calls', headers: auth });
+      expect(l.statusCode).toBe(503);
+
+      const b = await broken.inject({
+        method: 'POST',
+        url: '/v1/calls',
+        headers: auth,
+        payload: { to: NUMBERS.answers, agent },
+      });
+      expect(b.statusCode).toBe(502);
+      expect(b.json()).toMatchObject({
+        code: 'PA_ERR_LIVEKIT_REJECTED',
+        detail: expect.stringMatching(/sip not connected/),
+      });
+      // The room made for the call is cleaned up.
+      await until(() => noSip.state.rooms.size === 0);
+    } finally {
+      await down.close();
+      await broken.close();
+      await noSip.close();
+    }
+  });
+
+  it('never dials twice without a key either: one request, one dial', async () => {
+    const before = dialCount(lk);
+    await post({ to: NUMBERS.answers, agent });
+    expect(dialCount(lk) - before).toBe(1);
+  });
+});
+
+describe('call status, listing and hang-up', () => {
+  let lk: Standin;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    lk = await startLiveKitStandin({ answerDelayMs: 60_000 });
+    const trunkId = await createOutboundTrunk(lk);
+    app = await appFor(lk, { DEFAULT_OUTBOUND_TRUNK_ID: trunkId });
+  });
+  afterAll(async () => {
+    await app.close();
+    await lk.close();
+  });
+
+  const get = (id: string) => app.inject({ url: `/v1/calls/${id}`, headers: auth });
+
+  it('derives the status from sip.callStatus: dialing → ringing → active', async () => {
+    const { id } = (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/calls',
+        headers: auth,
+        payload: { to: '+14155550777', agent },
+      })
+    ).json();
+    // The stand-in moves from dialing to ringing on its own within milliseconds.
+    const first = (await get(id)).json();
+    expect(first).toMatchObject({
+      id,
+      direction: 'outbound',
+      agent: 'phone-agent',
+      to: '+14155550777',
+      participantIdentity: 'callee',
+    });
+    expect(['dialing', 'ringing']).toContain(first.status);
+    expect(first.sipCallStatus).toBe(first.status);
+    lk.setCallStatus(id, 'callee', 'ringing');
+    expect((await get(id)).json().status).toBe('ringing');
+    lk.setCallStatus(id, 'callee', 'active');
+    const active = (await get(id)).json();
+    expect(active.status).toBe('active');
+    expect(active.sipCallId).toMatch(/^SCL_/);
+    expect(new Date(active.createdAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('lists active calls, inbound ones too, and pages with a cursor', async () => {
+    const a = (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/calls',
+        headers: auth,
+        payload: { to: '+14155550778', agent },
+      })
+    ).json();
+    // A room that is not a call (no phone participant) is not listed.
+    lk.joinParticipant('meeting-room', { identity: 'alice' });
+    // An inbound call: needs an inbound trunk and a dispatch rule in the stand-in.
+    const inbound = await simulateInbound(lk);
+
+    const res = await app.inject({ url: '/v1/calls', headers: auth });
+    expect(res.statusCode).toBe(200);
+    const ids = res.json().calls.map((c: { id: string }) => c.id);
+    expect(ids).toContain(a.id);
+    expect(ids).toContain(inbound.room);
+    expect(ids).not.toContain('meeting-room');
+    const inboundView = res.json().calls.find((c: { id: string }) => c.id === inbound.room);
+    expect(inboundView).toMatchObject({
+      direction: 'inbound',
+      from: '+14155550999',
+      to: '+14155550100',
+    });
+    expect(res.json().nextCursor).toBeUndefined();
+
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await app.inject({
+        url: `/v1/calls?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        headers: auth,
+      });
+      expect(page.json().calls.length).toBeLessThanOrEqual(1);
+      seen.push(...page.json().calls.map((c: { id: string }) => c.id));
+      cursor = page.json().nextCursor;
+    } while (cursor);
+    expect(seen.sort()).toEqual([...ids].sort());
+
+    const bad = await app.inject({ url: '/v1/calls?limit=0', headers: auth });
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it('hangs up with DELETE (204), then the call is gone (404)', async () => {
+    const { id } = (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/calls',
+        headers: auth,
+        payload: { to: '+14155550779', agent },
+      })
+    ).json();
+    const del = await app.inject({ method: 'DELETE', url: `/v1/calls/${id}`, headers: auth });
+    expect(del.statusCode).toBe(204);
+    expect(lk.state.rooms.has(id)).toBe(false);
+    const after = await get(id);
+    expect(after.statusCode).toBe(404);
+    expect(after.json()).toMatchObject({ code: 'PA_ERR_CALL_NOT_FOUND' });
+    const again = await app.inject({ method: 'DELETE', url: `/v1/calls/${id}`, headers: auth });
+    expect(again.statusCode).toBe(404);
+    expect(again.json().code).toBe('PA_ERR_CALL_NOT_FOUND');
+    const list = (await app.inject({ url: '/v1/calls', headers: auth })).json();
+    expect(list.calls.map((c: { id: string }) => c.id)).not.toContain(id);
+  });
+
+  it('answers 404 for unknown calls and 400 for malformed ids', async () => {
+    expect((await get('call-unknown')).statusCode).toBe(404);
+    const bad = await get('bad%20id');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().code).toBe('PA_ERR_VALIDATION');
+  });
+});
+
+/** An inbound call through the stand-in: trunk + dispatch rule created through the SDK. */
+async function simulateInbound(lk: Standin) {
+  const { SipClient } = await import('livekit-server-sdk');
+  const sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
+  await sip.createSipInboundTrunk('in', ['+14155550100']);
+  await sip.createSipDispatchRule(
+    { type: 'individual', roomPrefix: 'inbound' },
+    { name: 'inbound calls' },
+  );
+  return lk.simulateInboundCall({ from: '+14155550999', to: '+14155550100' });
+}

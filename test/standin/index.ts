@@ -1,0 +1,458 @@
+/**
+ * A protocol-faithful LiveKit server stand-in for tests: the unmodified livekit-server-sdk
+ * talks to it over real HTTP on loopback (Twirp JSON, JWT grants, LiveKit's error bodies and
+ * statuses, SIP validation rules, dialing outcomes, signed webhooks).
+ *
+ * ```ts
+ * import { startLiveKitStandin, NUMBERS } from './standin/index.js';
+ * const lk = await startLiveKitStandin({ answerDelayMs: 50, webhookUrl });
+ * const sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
+ * await sip.createSipParticipant(trunkId, NUMBERS.busy, 'room', { waitUntilAnswered: true });
+ * //   → SipCallError, sipStatusCode 486, code 'resource_exhausted', status 429
+ * await lk.close();
+ * ```
+ *
+ * Public API (stable; other tests code against it):
+ * - `startLiveKitStandin(opts?)` → `Standin`. Options: `apiKey`/`apiSecret` (defaults
+ *   `STANDIN_API_KEY`/`STANDIN_API_SECRET`), `answerDelayMs` (ring time before an answer or a
+ *   SIP failure, default 200), `outcomes` (per-number `DialOutcome` overrides), `webhookUrl`
+ *   (POST signed webhooks there), `sipAvailable` (false: every SIP RPC answers 500
+ *   `sip not connected (redis required)`), `departureTimeoutMs` (how long an emptied room
+ *   lingers before `room_finished`; default the room's departureTimeout, 20 s),
+ *   `emptyTimeoutMs` (how long a room nobody joined lives; default its emptyTimeout, 300 s).
+ * - `Standin`:
+ *   - `url`, `apiKey`, `apiSecret`: give these to the SDK clients / the app's config.
+ *   - `requests`: every RPC in arrival order `{ service, method, body, grants, status, code, at }`.
+ *   - `state`: live, inspectable state: `inboundTrunks`, `outboundTrunks`, `rules` (Maps by id,
+ *     protobuf messages), `rooms` (Map by name of `{ info, participants, dispatches }`),
+ *     `calls` (Map by `SCL_` id of `SipCall`: direction, numbers, status, outcome, end,
+ *     transfers), `sentData`, `subscriptions`, `webhooks` (delivery log).
+ *   - `participants(room)`, `dispatches(room)`: convenience views.
+ *   - `events`: EventEmitter; `'event'` fires `{ event, room, participant?, at }` for
+ *     room_started, participant_joined, participant_attributes_changed, participant_left,
+ *     room_finished (always, with or without webhookUrl). `waitForEvent(predicate, ms)` too.
+ *   - `setOutcome(number, outcome)`: change what a number does from now on.
+ *   - Far end: `setCallStatus(room, identity, 'ringing'|'active'|'hangup')`,
+ *     `hangup(room, identity)` (before the answer an outbound callee declines with 603;
+ *     afterwards the SIP participant leaves), `joinParticipant(room, {identity, kind?,
+ *     attributes?})` / `leaveParticipant(room, identity)` for an agent or other participant.
+ *   - `simulateInboundCall({ from?, to, headers?, hidePhoneNumber?, pin? })`: trunk and
+ *     dispatch-rule matching as LiveKit does, room from the rule (agents dispatched on
+ *     creation), SIP participant `sip_<caller>` with `sip.*` attributes, `ringing` then
+ *     `active` after answerDelayMs. Throws (like a rejected call) when nothing matches.
+ *   - `signWebhook(event)`: `{ body, authorization }` exactly as LiveKit signs them.
+ *   - `flushWebhooks()`: resolves once queued webhooks were delivered.
+ *   - `close()`.
+ * - `NUMBERS`: E.164 numbers per default outcome (`answers`, `busy` 486, `declined` 603,
+ *   `noAnswer` (rings until ringingTimeout → canceled 408), `unreachable` 503, `notFound` 404,
+ *   `unavailable` 480). Other numbers answer. The same rules apply to transfer targets.
+ *   A SIP failure comes after `answerDelayMs` (or the outcome's `delayMs`); `noAnswer` rings
+ *   for the request's `ringingTimeout` (30 s when absent): pass `ringingTimeout: 1` in tests.
+ *   Errors that crossed LiveKit's internal RPC carry its "twirp error unknown: " prefix.
+ */
+import type { AddressInfo } from 'node:net';
+import {
+  CreateAgentDispatchRequest,
+  CreateRoomRequest,
+  CreateSIPDispatchRuleRequest,
+  CreateSIPInboundTrunkRequest,
+  CreateSIPOutboundTrunkRequest,
+  CreateSIPParticipantRequest,
+  DeleteAgentDispatchRequest,
+  DeleteRoomRequest,
+  DeleteSIPDispatchRuleRequest,
+  DeleteSIPTrunkRequest,
+  ForwardParticipantRequest,
+  GetSIPInboundTrunkRequest,
+  GetSIPOutboundTrunkRequest,
+  ListAgentDispatchRequest,
+  ListParticipantsRequest,
+  ListRoomsRequest,
+  ListSIPDispatchRuleRequest,
+  ListSIPInboundTrunkRequest,
+  ListSIPOutboundTrunkRequest,
+  ListSIPTrunkRequest,
+  MoveParticipantRequest,
+  MuteRoomTrackRequest,
+  ParticipantInfo,
+  ParticipantInfo_Kind,
+  RoomParticipantIdentity,
+  SendDataRequest,
+  TransferSIPParticipantRequest,
+  UpdateParticipantRequest,
+  UpdateRoomMetadataRequest,
+  UpdateSIPDispatchRuleRequest,
+  UpdateSIPInboundTrunkRequest,
+  UpdateSIPOutboundTrunkRequest,
+  UpdateSubscriptionsRequest,
+} from '@livekit/protocol';
+import {
+  ensureDestinationRoom,
+  ensureRoomAdmin,
+  ensureRoomCreate,
+  ensureRoomList,
+  ensureSipAdmin,
+  ensureSipCall,
+  type Grants,
+} from './auth.js';
+import { Calls, type SipCall } from './calls.js';
+import type { DialOutcome } from './dialing.js';
+import { RoomService, type SentData } from './room-service.js';
+import { type RoomEvent, type RoomRecord, Rooms } from './rooms.js';
+import {
+  createHttpServer,
+  type MethodSpec,
+  type RecordedRequest,
+  type ServiceTable,
+} from './server.js';
+import { SipService, type SipStore } from './sip.js';
+import { rpcError } from './twirp.js';
+import {
+  type SignedWebhook,
+  signWebhook,
+  toWebhookEvent,
+  type WebhookDelivery,
+  WebhookSender,
+} from './webhooks.js';
+
+export type { SipCall } from './calls.js';
+export { type DialOutcome, NUMBERS, numberOf, outcomeFor } from './dialing.js';
+export type { RoomEvent } from './rooms.js';
+export type { RecordedRequest } from './server.js';
+
+export const STANDIN_API_KEY = 'APIstandin';
+export const STANDIN_API_SECRET = 'standin-secret-0123456789abcdefghijklmnopqrstuv';
+
+export interface StandinOptions {
+  apiKey?: string;
+  apiSecret?: string;
+  answerDelayMs?: number;
+  outcomes?: Record<string, DialOutcome>;
+  webhookUrl?: string;
+  sipAvailable?: boolean;
+  departureTimeoutMs?: number;
+  emptyTimeoutMs?: number;
+}
+
+const defaults = {
+  apiKey: STANDIN_API_KEY,
+  apiSecret: STANDIN_API_SECRET,
+  answerDelayMs: 200,
+  sipAvailable: true,
+} as const satisfies StandinOptions;
+
+export interface StandinState extends SipStore {
+  rooms: Map<string, RoomRecord>;
+  calls: Map<string, SipCall>;
+  sentData: SentData[];
+  subscriptions: UpdateSubscriptionsRequest[];
+  webhooks: WebhookDelivery[];
+}
+
+export interface Standin {
+  url: string;
+  apiKey: string;
+  apiSecret: string;
+  requests: RecordedRequest[];
+  state: StandinState;
+  events: Rooms;
+  participants(room: string): ParticipantInfo[];
+  dispatches(room: string): RoomRecord['dispatches'];
+  waitForEvent(match: (e: RoomEvent) => boolean, timeoutMs?: number): Promise<RoomEvent>;
+  setOutcome(number: string, outcome: DialOutcome): void;
+  setCallStatus(room: string, identity: string, status: 'ringing' | 'active' | 'hangup'): void;
+  hangup(room: string, identity: string): void;
+  joinParticipant(
+    room: string,
+    p: {
+      identity: string;
+      kind?: 'standard' | 'agent' | 'sip';
+      attributes?: Record<string, string>;
+      metadata?: string;
+    },
+  ): ParticipantInfo;
+  leaveParticipant(room: string, identity: string): boolean;
+  simulateInboundCall(opts: {
+    from?: string;
+    to: string;
+    headers?: Record<string, string>;
+    hidePhoneNumber?: boolean;
+    pin?: string;
+  }): Promise<{ room: string; identity: string; callId: string; ruleId: string; trunkId: string }>;
+  signWebhook(event: object): Promise<SignedWebhook>;
+  flushWebhooks(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startLiveKitStandin(options: StandinOptions = {}): Promise<Standin> {
+  const opts = { ...defaults, ...options };
+  const rooms = new Rooms({
+    departureTimeoutMs: opts.departureTimeoutMs,
+    emptyTimeoutMs: opts.emptyTimeoutMs,
+  });
+  const store: SipStore = { inboundTrunks: new Map(), outboundTrunks: new Map(), rules: new Map() };
+  const outcomes = new Map(Object.entries(opts.outcomes ?? {}));
+  const calls = new Calls(rooms, store, { answerDelayMs: opts.answerDelayMs, outcomes });
+  const sip = new SipService(store);
+  const roomService = new RoomService(rooms);
+  const requests: RecordedRequest[] = [];
+
+  const sender = opts.webhookUrl
+    ? new WebhookSender(opts.webhookUrl, opts.apiKey, opts.apiSecret)
+    : undefined;
+  if (sender) {
+    rooms.on('event', (e) => {
+      const wh = toWebhookEvent(e);
+      if (wh) sender.send(wh);
+    });
+  }
+
+  const sipAvailable = () => {
+    if (!opts.sipAvailable) throw rpcError('internal', 'sip not connected (redis required)');
+  };
+  /** A SIP admin RPC: grant, then SIP availability, then the handler. */
+  const admin = <R>(
+    req: MethodSpec['req'],
+    fn: (r: R) => ReturnType<MethodSpec['handle']>,
+  ): MethodSpec => ({
+    req,
+    handle: (r: R, { grants }) => {
+      ensureSipAdmin(grants);
+      sipAvailable();
+      return fn(r);
+    },
+  });
+  const roomAdmin = <R extends { room: string }>(
+    req: MethodSpec['req'],
+    fn: (r: R) => ReturnType<MethodSpec['handle']>,
+  ): MethodSpec => ({
+    req,
+    handle: (r: R, { grants }) => {
+      ensureRoomAdmin(grants, r.room);
+      return fn(r);
+    },
+  });
+  const moveOrForward = (req: MethodSpec['req']): MethodSpec => ({
+    req,
+    handle: (r: MoveParticipantRequest, { grants }) => {
+      ensureDestinationRoom(grants, r.room, r.destinationRoom);
+      return roomService.moveOrForward(r);
+    },
+  });
+
+  const services: ServiceTable = {
+    SIP: {
+      CreateSIPInboundTrunk: admin(
+        CreateSIPInboundTrunkRequest,
+        (r: CreateSIPInboundTrunkRequest) => sip.createInboundTrunk(r),
+      ),
+      CreateSIPOutboundTrunk: admin(
+        CreateSIPOutboundTrunkRequest,
+        (r: CreateSIPOutboundTrunkRequest) => sip.createOutboundTrunk(r),
+      ),
+      UpdateSIPInboundTrunk: admin(
+        UpdateSIPInboundTrunkRequest,
+        (r: UpdateSIPInboundTrunkRequest) => sip.updateInboundTrunk(r),
+      ),
+      UpdateSIPOutboundTrunk: admin(
+        UpdateSIPOutboundTrunkRequest,
+        (r: UpdateSIPOutboundTrunkRequest) => sip.updateOutboundTrunk(r),
+      ),
+      GetSIPInboundTrunk: admin(GetSIPInboundTrunkRequest, (r: GetSIPInboundTrunkRequest) =>
+        sip.getInboundTrunk(r),
+      ),
+      GetSIPOutboundTrunk: admin(GetSIPOutboundTrunkRequest, (r: GetSIPOutboundTrunkRequest) =>
+        sip.getOutboundTrunk(r),
+      ),
+      ListSIPTrunk: admin(ListSIPTrunkRequest, () => sip.listTrunks()),
+      ListSIPInboundTrunk: admin(ListSIPInboundTrunkRequest, (r: ListSIPInboundTrunkRequest) =>
+        sip.listInboundTrunks(r),
+      ),
+      ListSIPOutboundTrunk: admin(ListSIPOutboundTrunkRequest, (r: ListSIPOutboundTrunkRequest) =>
+        sip.listOutboundTrunks(r),
+      ),
+      DeleteSIPTrunk: admin(DeleteSIPTrunkRequest, (r: DeleteSIPTrunkRequest) =>
+        sip.deleteTrunk(r),
+      ),
+      CreateSIPDispatchRule: admin(
+        CreateSIPDispatchRuleRequest,
+        (r: CreateSIPDispatchRuleRequest) => sip.createDispatchRule(r),
+      ),
+      UpdateSIPDispatchRule: admin(
+        UpdateSIPDispatchRuleRequest,
+        (r: UpdateSIPDispatchRuleRequest) => sip.updateDispatchRule(r),
+      ),
+      ListSIPDispatchRule: admin(ListSIPDispatchRuleRequest, (r: ListSIPDispatchRuleRequest) =>
+        sip.listDispatchRules(r),
+      ),
+      DeleteSIPDispatchRule: admin(
+        DeleteSIPDispatchRuleRequest,
+        (r: DeleteSIPDispatchRuleRequest) => sip.deleteDispatchRule(r),
+      ),
+      CreateSIPParticipant: {
+        req: CreateSIPParticipantRequest,
+        handle: (r: CreateSIPParticipantRequest, { grants, signal }) => {
+          ensureSipCall(grants);
+          sipAvailable();
+          return calls.dial(r, signal);
+        },
+      },
+      TransferSIPParticipant: {
+        req: TransferSIPParticipantRequest,
+        handle: (r: TransferSIPParticipantRequest, { grants }) => {
+          // livekit-server checks these two before the grants.
+          if (r.roomName === '') throw rpcError('invalid_argument', 'Missing room name');
+          if (r.participantIdentity === '') {
+            throw rpcError('invalid_argument', 'Missing participant identity');
+          }
+          ensureSipCall(grants);
+          ensureRoomAdmin(grants, r.roomName);
+          sipAvailable();
+          return calls.transfer(r);
+        },
+      },
+    },
+    RoomService: {
+      CreateRoom: {
+        req: CreateRoomRequest,
+        handle: (r: CreateRoomRequest, { grants }) => {
+          ensureRoomCreate(grants);
+          return roomService.createRoom(r);
+        },
+      },
+      ListRooms: {
+        req: ListRoomsRequest,
+        handle: (r: ListRoomsRequest, { grants }) => {
+          ensureRoomList(grants);
+          return roomService.listRooms(r);
+        },
+      },
+      DeleteRoom: {
+        req: DeleteRoomRequest,
+        handle: (r: DeleteRoomRequest, { grants }) => {
+          ensureRoomCreate(grants);
+          return roomService.deleteRoom(r);
+        },
+      },
+      ListParticipants: roomAdmin(ListParticipantsRequest, (r: ListParticipantsRequest) =>
+        roomService.listParticipants(r),
+      ),
+      GetParticipant: roomAdmin(RoomParticipantIdentity, (r: RoomParticipantIdentity) =>
+        roomService.getParticipant(r),
+      ),
+      RemoveParticipant: roomAdmin(RoomParticipantIdentity, (r: RoomParticipantIdentity) =>
+        roomService.removeParticipant(r),
+      ),
+      UpdateParticipant: roomAdmin(UpdateParticipantRequest, (r: UpdateParticipantRequest) =>
+        roomService.updateParticipant(r),
+      ),
+      UpdateSubscriptions: roomAdmin(UpdateSubscriptionsRequest, (r: UpdateSubscriptionsRequest) =>
+        roomService.updateSubscriptions(r),
+      ),
+      SendData: roomAdmin(SendDataRequest, (r: SendDataRequest) => roomService.sendData(r)),
+      UpdateRoomMetadata: roomAdmin(UpdateRoomMetadataRequest, (r: UpdateRoomMetadataRequest) =>
+        roomService.updateRoomMetadata(r),
+      ),
+      MutePublishedTrack: roomAdmin(MuteRoomTrackRequest, (r: MuteRoomTrackRequest) =>
+        roomService.mutePublishedTrack(r),
+      ),
+      MoveParticipant: moveOrForward(MoveParticipantRequest),
+      ForwardParticipant: moveOrForward(ForwardParticipantRequest),
+    },
+    AgentDispatchService: {
+      CreateDispatch: roomAdmin(CreateAgentDispatchRequest, (r: CreateAgentDispatchRequest) =>
+        roomService.createDispatch(r),
+      ),
+      ListDispatch: roomAdmin(ListAgentDispatchRequest, (r: ListAgentDispatchRequest) =>
+        roomService.listDispatch(r),
+      ),
+      DeleteDispatch: roomAdmin(DeleteAgentDispatchRequest, (r: DeleteAgentDispatchRequest) =>
+        roomService.deleteDispatch(r),
+      ),
+    },
+  };
+
+  const server = createHttpServer({
+    apiKey: opts.apiKey,
+    apiSecret: opts.apiSecret,
+    services,
+    requests,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  const state: StandinState = {
+    ...store,
+    rooms: rooms.rooms,
+    calls: calls.calls,
+    sentData: roomService.sentData,
+    subscriptions: roomService.subscriptions,
+    webhooks: sender?.deliveries ?? [],
+  };
+
+  const kinds = {
+    standard: ParticipantInfo_Kind.STANDARD,
+    agent: ParticipantInfo_Kind.AGENT,
+    sip: ParticipantInfo_Kind.SIP,
+  } as const;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    apiKey: opts.apiKey,
+    apiSecret: opts.apiSecret,
+    requests,
+    state,
+    events: rooms,
+    participants: (room) => [...(rooms.get(room)?.participants.values() ?? [])],
+    dispatches: (room) => rooms.get(room)?.dispatches ?? [],
+    waitForEvent: (match, timeoutMs = 5_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          rooms.off('event', on);
+          reject(new Error(`no matching stand-in event within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const on = (e: RoomEvent) => {
+          if (!match(e)) return;
+          clearTimeout(timer);
+          rooms.off('event', on);
+          resolve(e);
+        };
+        rooms.on('event', on);
+      }),
+    setOutcome: (number, outcome) => {
+      outcomes.set(number, outcome);
+    },
+    setCallStatus: (room, identity, status) => calls.setCallStatus(room, identity, status),
+    hangup: (room, identity) => calls.hangup(room, identity),
+    joinParticipant: (room, p) =>
+      rooms.join(
+        room,
+        new ParticipantInfo({
+          identity: p.identity,
+          kind: kinds[p.kind ?? 'standard'],
+          attributes: p.attributes ?? {},
+          metadata: p.metadata ?? '',
+        }),
+      ),
+    leaveParticipant: (room, identity) => rooms.leave(room, identity),
+    simulateInboundCall: async (o) => calls.inbound(o),
+    signWebhook: (event) => signWebhook(event, opts.apiKey, opts.apiSecret),
+    flushWebhooks: async () => {
+      await sender?.flush();
+    },
+    close: async () => {
+      calls.shutdown();
+      rooms.shutdown();
+      await sender?.flush();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+export type { Grants };

@@ -1,0 +1,46 @@
+/** Helpers shared by the call tests: an API wired to the LiveKit stand-in. */
+import type { FastifyInstance } from 'fastify';
+import { SipClient } from 'livekit-server-sdk';
+import { buildApp } from '../../src/api/app.js';
+import type { Standin } from '../standin/index.js';
+import { testConfig } from './config.js';
+
+/** Our side's caller id on the test trunk. */
+export const TRUNK_NUMBER = '+14155550100';
+
+/** Creates an outbound trunk in the stand-in through the SDK; returns its id. */
+export async function createOutboundTrunk(lk: Standin): Promise<string> {
+  const sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
+  const trunk = await sip.createSipOutboundTrunk('carrier', 'sip.carrier.example.com', [
+    TRUNK_NUMBER,
+  ]);
+  return trunk.sipTrunkId;
+}
+
+/** Builds the API against the stand-in (ready, rate limit out of the way). */
+export async function appFor(
+  lk: Standin,
+  overrides: Record<string, string> = {},
+): Promise<FastifyInstance> {
+  const app = await buildApp({
+    config: testConfig({
+      LIVEKIT_URL: lk.url,
+      LIVEKIT_API_KEY: lk.apiKey,
+      LIVEKIT_API_SECRET: lk.apiSecret,
+      RATE_LIMIT_MAX: '100000',
+      ...overrides,
+    }),
+  });
+  await app.ready();
+  // Building the app blocks the event loop for a while on a busy machine; let overdue timers run
+  // so keep-alive sockets to the stand-in that expired meanwhile are dropped, not reused (a
+  // reused socket the server is closing fails with ECONNRESET).
+  await new Promise((r) => setTimeout(r, 20));
+  return app;
+}
+
+/** CreateSIPParticipant requests the stand-in received so far. */
+export function dialCount(lk: Standin): number {
+  return lk.requests.filter((r) => r.service === 'SIP' && r.method === 'CreateSIPParticipant')
+    .length;
+}

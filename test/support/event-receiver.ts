@@ -1,0 +1,95 @@
+/** A real HTTP receiver for outgoing call events; it verifies each delivery's signature. */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type CallEvent,
+  SIGNATURE_HEADER,
+  verifyEventSignature,
+} from '../../src/api/call-events.js';
+
+export const EVENTS_SECRET = 'events-secret-0123456789';
+
+export interface Delivery {
+  headers: IncomingHttpHeaders;
+  body: string;
+  valid: boolean;
+  at: number;
+}
+
+/** Answers with the next scripted status (200 when the script is empty), after `delayMs`. */
+export class EventReceiver {
+  readonly deliveries: Delivery[] = [];
+  script: number[] = [];
+  delayMs = 0;
+  url = '';
+  private server?: Server;
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        const sig = req.headers[SIGNATURE_HEADER] as string | undefined;
+        this.deliveries.push({
+          headers: req.headers,
+          body,
+          valid: verifyEventSignature(EVENTS_SECRET, sig, body),
+          at: Date.now(),
+        });
+        const status = this.script.shift() ?? 200;
+        setTimeout(() => res.writeHead(status).end(), this.delayMs);
+      });
+    });
+    this.server = server;
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+  }
+
+  /** Valid deliveries' events (first delivery of each id). */
+  events(): CallEvent[] {
+    const seen = new Set<string>();
+    const out: CallEvent[] = [];
+    for (const d of this.deliveries) {
+      if (!d.valid) continue;
+      const ev = JSON.parse(d.body) as CallEvent;
+      if (seen.has(ev.id)) continue;
+      seen.add(ev.id);
+      out.push(ev);
+    }
+    return out;
+  }
+
+  async waitFor(n: number, timeoutMs = 5000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (this.deliveries.length < n) {
+      if (Date.now() > end) throw new Error(`only ${this.deliveries.length}/${n} deliveries`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Waits for an event matching `match`. */
+  async waitForEvent(match: (e: CallEvent) => boolean, timeoutMs = 5000): Promise<CallEvent> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.events().find(match);
+      if (found) return found;
+      if (Date.now() > end) {
+        const got = this.events().map((e) => `${e.type} ${e.callId}`);
+        throw new Error(`no matching event within ${timeoutMs} ms; got: ${got.join(', ')}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  reset(): void {
+    this.deliveries.length = 0;
+    this.script = [];
+    this.delayMs = 0;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((r) => this.server?.close(r));
+  }
+}
