@@ -18,6 +18,7 @@
  * the direct saturation rate used for the fixed-load runs, default 0.5).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +120,37 @@ interface Figures {
   p50: number;
   p99: number;
   errors: number;
+  /** CPU time (user + system) per completed request of the process doing the work, in ms. */
+  cpuMs?: number;
+}
+
+/** CPU time of another process so far, in ms (Linux /proc; undefined elsewhere). */
+function cpuOf(pid: number | undefined): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = 100;
+
+/** Runs `run` and adds the CPU per request that process `pid` (or this one) spent on it. */
+async function withCpu(pid: number | undefined, run: () => Promise<Figures>): Promise<Figures> {
+  const before = pid ? cpuOf(pid) : cpuMsSelf();
+  const figures = await run();
+  const after = pid ? cpuOf(pid) : cpuMsSelf();
+  const done = figures.rps * DURATION_S;
+  if (before !== undefined && after !== undefined && done > 0) {
+    figures.cpuMs = (after - before) / done;
+  }
+  return figures;
+}
+function cpuMsSelf(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 async function cannon(opts: autocannon.Options, rate?: number): Promise<Figures> {
@@ -299,52 +331,74 @@ async function main(): Promise<void> {
 
     const post = { url: `${api}/v1/calls`, method: 'POST' as const, headers, body };
     await reset();
-    const postDirectSat = await loops(postDirect);
+    const postDirectSat = await withCpu(undefined, () => loops(postDirect));
     await reset();
-    const postApiSat = await cannon(post);
+    const postApiSat = await withCpu(apiChild.pid, () => cannon(post));
     const postRate = Math.max(1, Math.round(postDirectSat.rps * LOAD));
     await reset();
-    const postDirectFixed = await loops(postDirect, postRate);
+    const postDirectFixed = await withCpu(undefined, () => loops(postDirect, postRate));
     await reset();
-    const postApiFixed = await cannon(post, postRate);
+    const postApiFixed = await withCpu(apiChild.pid, () => cannon(post, postRate));
 
     const get = { url: `${api}/v1/calls`, method: 'GET' as const, headers };
     await seed();
-    const getDirectSat = await loops(getDirect);
-    const getApiSat = await cannon(get);
+    const getDirectSat = await withCpu(undefined, () => loops(getDirect));
+    const getApiSat = await withCpu(apiChild.pid, () => cannon(get));
     const getRate = Math.max(1, Math.round(getDirectSat.rps * LOAD));
-    const getDirectFixed = await loops(getDirect, getRate);
-    const getApiFixed = await cannon(get, getRate);
+    const getDirectFixed = await withCpu(undefined, () => loops(getDirect, getRate));
+    const getApiFixed = await withCpu(apiChild.pid, () => cannon(get, getRate));
     const listed = (await (await fetch(`${api}/v1/calls`, { headers })).json()) as {
       calls: unknown[];
     };
 
     const f = (v: number, w = 8) => v.toFixed(0).padStart(w);
+    const c = (v: number | undefined, w = 7) =>
+      (v === undefined ? 'n/a' : v.toFixed(2)).padStart(w);
     const row = (name: string, a: Figures, d: Figures) =>
       [
         name.padEnd(26),
         f(a.rps),
         f(a.p50),
         f(a.p99),
-        f(a.errors, 7),
+        f(a.errors, 6),
         f(d.rps),
         f(d.p50),
         f(d.p99),
-        f(a.p50 - d.p50, 10),
-        f(a.p99 - d.p99, 10),
+        f(a.p50 - d.p50),
+        f(a.p99 - d.p99),
+        c(a.cpuMs),
+        c(d.cpuMs),
+        c(a.cpuMs !== undefined && d.cpuMs !== undefined ? a.cpuMs - d.cpuMs : undefined),
       ].join(' ');
+    const h = (t: string, w = 8) => t.padStart(w);
     const out = [
       '',
-      `${''.padEnd(26)} ${'── API (autocannon) ───────────────'.padEnd(34)} ${'── same RPCs, direct SDK ─'.padEnd(26)} ── API overhead ──`,
-      `${'run'.padEnd(26)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'p50 ms'.padStart(10)} ${'p99 ms'.padStart(10)}`,
+      `${''.padEnd(26)} ${'── API (autocannon) ─────────────'.padEnd(33)} ${'── same RPCs, direct SDK ─'.padEnd(26)} ${'── overhead ──────'.padEnd(17)} ── CPU ms per request ──`,
+      [
+        'run'.padEnd(26),
+        h('req/s'),
+        h('p50 ms'),
+        h('p99 ms'),
+        h('errors', 6),
+        h('req/s'),
+        h('p50 ms'),
+        h('p99 ms'),
+        h('p50 ms'),
+        h('p99 ms'),
+        h('API', 7),
+        h('direct', 7),
+        h('extra', 7),
+      ].join(' '),
       row('POST /v1/calls saturated', postApiSat, postDirectSat),
       row(`POST /v1/calls @${postRate}/s`, postApiFixed, postDirectFixed),
       row('GET /v1/calls saturated', getApiSat, getDirectSat),
       row(`GET /v1/calls @${getRate}/s`, getApiFixed, getDirectFixed),
       '',
       `POST = CreateRoom (with agent dispatch) + CreateSIPParticipant. GET = ListRooms + ${SEEDED_CALLS} ListParticipants (${listed.calls.length} calls listed).`,
-      'Saturated: as fast as the connections go (latency is mostly queueing). @N/s: both sides get the same offered load;',
-      'overhead = API latency − latency of the same RPCs made directly with livekit-server-sdk. Whole ms (autocannon resolution).',
+      'Saturated: as fast as the connections go (latency is mostly queueing). @N/s: both sides get the same offered load.',
+      'Overhead = API latency − latency of the same RPCs made directly with livekit-server-sdk. Whole ms (autocannon resolution).',
+      'CPU: the API process per request vs. this process per direct call (SDK client work); "extra" is what the API itself',
+      'costs (HTTP server, validation, routing, serialization), a figure that contention on a busy machine barely changes.',
       'Target on a quiet 2-core machine: overhead p50 ≤ 2 ms, p99 ≤ 10 ms (at the fixed load).',
       '',
     ];

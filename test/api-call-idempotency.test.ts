@@ -68,9 +68,9 @@ describe.each(stores)('%s idempotency store', (_name, make) => {
     const again = await store.claim('k3', 'fp', 10_000);
     expect(again.state).toBe('claimed');
     if (again.state !== 'claimed') return;
-    await store.complete('k3', again.token, { status: 201, body: 1 }, 50);
+    await store.complete('k3', again.token, { status: 201, body: 1 }, 500);
     expect((await store.claim('k3', 'fp', 10_000)).state).toBe('done');
-    await new Promise((r) => setTimeout(r, 80));
+    await new Promise((r) => setTimeout(r, 600));
     expect((await store.claim('k3', 'fp', 10_000)).state).toBe('claimed');
   });
 
@@ -115,15 +115,25 @@ describe.each(stores)('%s idempotency store', (_name, make) => {
 
   it('runOnce: a duplicate gives up with 409 when the first request outlasts the wait', async () => {
     const opts = { key: 'k6', fingerprint: 'fp', leaseMs: 10_000, waitMs: 100 };
+    let started!: () => void;
+    const running = new Promise<void>((r) => {
+      started = r;
+    });
+    let finish!: () => void;
     const slow = runOnce(store, opts, async () => {
-      await new Promise((r) => setTimeout(r, 400));
+      started();
+      await new Promise<void>((r) => {
+        finish = r;
+      });
       return { value: 1, response: { status: 201, body: {} }, store: true };
     });
-    await new Promise((r) => setTimeout(r, 10));
-    await expect(runOnce(store, opts, slow as never)).rejects.toMatchObject({
-      code: 'PA_ERR_IDEMPOTENCY_IN_PROGRESS',
-      statusCode: 409,
-    });
+    await running;
+    await expect(
+      runOnce(store, opts, async () => {
+        throw new Error('a duplicate must not run');
+      }),
+    ).rejects.toMatchObject({ code: 'PA_ERR_IDEMPOTENCY_IN_PROGRESS', statusCode: 409 });
+    finish();
     await slow;
   });
 });

@@ -62,7 +62,7 @@ describe('OpenAPI document for trunks, dispatch rules and numbers', () => {
       expect(op.responses[success].content['application/json'].schema.type).toBe('object');
     }
     for (const status of [401, 503]) {
-      const schema = op.responses[status]?.content?.['application/json']?.schema;
+      const schema = op.responses[status]?.content?.['application/problem+json']?.schema;
       expect(schema?.required, `${status} of ${method} ${path}`).toEqual(
         expect.arrayContaining(['type', 'title', 'status', 'detail', 'code']),
       );

@@ -415,7 +415,7 @@ describe('trunk routes and their failures', () => {
   it('every route answers 401 without a valid key, before LiveKit is asked', async () => {
     const from = api.lk.requests.length;
     for (const [method, path, body] of routes) {
-      for (const headers of [{}, { authorization: 'Bearer nope' }]) {
+      for (const headers of [{}, { authorization: 'Bearer nope' }] as Record<string, string>[]) {
         expectProblem(await api.call(method, path, body, headers), 401, 'PA_ERR_UNAUTHORIZED');
       }
     }

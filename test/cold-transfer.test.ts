@@ -30,7 +30,7 @@ const transfers = (to: string): TransferSpec[] => [
 const model = () =>
   new ScriptedLLM((turn) => {
     if (turn.toolOutput) return 'Sorry, the sales line was busy. I can take a message or arrange a call back.';
-    if (/sales/.test(turn.userText)) {
+    if (/sales/i.test(turn.userText)) {
       return {
         text: 'Sure, I am transferring you to sales now.',
         toolCalls: [{ name: 'transfer_to_sales', args: {} }],

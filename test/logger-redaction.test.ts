@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/core/logger.js';
-import { isE164, maskNumber, toE164 } from '../src/core/phone.js';
+import { isE164, maskNumber, maskNumbersInText, toE164 } from '../src/core/phone.js';
 
 function capture(fullNumbers = false) {
   const lines: Record<string, unknown>[] = [];
@@ -51,6 +51,17 @@ describe('phone numbers', () => {
     expect(toE164('anonymous')).toBeUndefined();
     expect(toE164('')).toBeUndefined();
     expect(toE164('1001')).toBeUndefined();
+  });
+
+  it('masks numbers inside free text but leaves short figures alone', () => {
+    expect(maskNumbersInText('Conflicting inbound SIP Trunks: "+14155550123" on ST_1')).toBe(
+      'Conflicting inbound SIP Trunks: "***0123" on ST_1',
+    );
+    expect(maskNumbersInText('/v1/numbers/%2B442071838750')).toBe('/v1/numbers/%2B***8750');
+    expect(maskNumbersInText('retry after 60000 ms, status 486')).toBe(
+      'retry after 60000 ms, status 486',
+    );
+    expect(maskNumbersInText('+14155550123', true)).toBe('+14155550123');
   });
 
   it('masks all but the last four digits', () => {

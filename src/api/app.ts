@@ -11,7 +11,7 @@ import type { Config } from '../core/config.js';
 import { RateLimitedError } from '../core/errors.js';
 import { createLiveKitClients, type LiveKitClients } from '../core/livekit.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { isE164, maskNumber } from '../core/phone.js';
+import { isE164, maskNumbersInText } from '../core/phone.js';
 import { authenticate, createApiKeyCheck } from './auth.js';
 import { type CallEvents, createCallEvents } from './call-events.js';
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency.js';
@@ -45,7 +45,6 @@ export interface BuildOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const LONG_DIGITS = /\+?\d{7,15}/g;
 
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   const { config } = opts;
@@ -79,7 +78,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
       serializers: {
         req: (req: { method: string; url: string }) => ({
           method: req.method,
-          url: fullNumbers ? req.url : req.url.replace(LONG_DIGITS, (m: string) => maskNumber(m)),
+          url: maskNumbersInText(req.url, fullNumbers),
         }),
       },
     },
@@ -117,8 +116,17 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const problem = toProblem(err);
-    if (problem.status >= 500) req.log.error({ err }, 'request failed');
-    else req.log.info({ code: problem.code, status: problem.status }, problem.detail);
+    // LiveKit's messages quote numbers ("Conflicting inbound SIP Trunks: +1415..."): mask them.
+    if (problem.status >= 500) {
+      const message = maskNumbersInText(err.message ?? '', fullNumbers);
+      const stack = maskNumbersInText(err.stack ?? '', fullNumbers);
+      req.log.error({ err: { type: err.name, code: err.code, message, stack } }, 'request failed');
+    } else {
+      req.log.info(
+        { code: problem.code, status: problem.status },
+        maskNumbersInText(problem.detail, fullNumbers),
+      );
+    }
     return sendProblem(reply, req, problem);
   });
   app.setNotFoundHandler((req, reply) =>

@@ -73,6 +73,10 @@ export function isSipParticipant(p: ParticipantInfo | undefined): p is Participa
   return Number(p?.kind) === KIND_SIP || p?.attributes?.['sip.callID'] !== undefined;
 }
 
+export function isDisconnected(p: ParticipantInfo): boolean {
+  return Number(p.state) === STATE_DISCONNECTED;
+}
+
 /** The call's phone participant: a connected one first. */
 export function sipParticipantOf(
   participants: readonly ParticipantInfo[],
@@ -80,7 +84,7 @@ export function sipParticipantOf(
   let found: ParticipantInfo | undefined;
   for (const p of participants) {
     if (!isSipParticipant(p)) continue;
-    if (Number(p.state) !== STATE_DISCONNECTED) return p;
+    if (!isDisconnected(p)) return p;
     found ??= p;
   }
   return found;
@@ -170,7 +174,7 @@ export function callStatusOf(
   setupWindowMs: number,
 ): CallStatus {
   if (!sip) return nowMs - roomCreatedMs < setupWindowMs ? 'dialing' : 'ended';
-  if (Number(sip.state) === STATE_DISCONNECTED) {
+  if (isDisconnected(sip)) {
     return FAILED_REASONS.has(endReasonOf(sip.disconnectReason)) ? 'failed' : 'ended';
   }
   switch (sip.attributes?.['sip.callStatus']) {

@@ -44,3 +44,13 @@ export function maskNumber(value: string, full = false): string {
   if (digits.length < 5) return '***';
   return `***${digits.slice(-4)}`;
 }
+
+const NUMBER_IN_TEXT = /\+?\d[\d ().-]{5,18}\d/g;
+
+/** Masks every phone-number-like run of digits inside free text (error messages, URLs). */
+export function maskNumbersInText(text: string, full = false): string {
+  if (full) return text;
+  return text.replace(NUMBER_IN_TEXT, (m) =>
+    m.replace(/\D/g, '').length >= 7 ? maskNumber(m) : m,
+  );
+}

@@ -106,6 +106,8 @@ export class CallMetrics {
   readonly direction: CallDirection;
   readonly timeline: TimelineEvent[] = [];
   readonly transcript: TranscriptLine[] = [];
+  /** Sees every timeline event as it is recorded (the simulator prints them live). */
+  onEvent: ((e: TimelineEvent) => void) | undefined;
   readonly #now: () => number;
   readonly #startedAt: number;
   readonly #latencies: number[] = [];
@@ -280,7 +282,9 @@ export class CallMetrics {
   }
 
   #push(ev: DistributiveOmit<TimelineEvent, 't'>, at = this.#now()): void {
-    this.timeline.push({ ...ev, t: this.elapsed(at) } as TimelineEvent);
+    const e = { ...ev, t: this.elapsed(at) } as TimelineEvent;
+    this.timeline.push(e);
+    this.onEvent?.(e);
   }
 }
 

@@ -16,13 +16,18 @@ export interface Delivery {
   at: number;
 }
 
-/** Answers with the next scripted status (200 when the script is empty), after `delayMs`. */
+/**
+ * Answers with the next scripted status (200 when the script is empty), after `delayMs`; while
+ * `hold` is set, answers wait for `release()`.
+ */
 export class EventReceiver {
   readonly deliveries: Delivery[] = [];
   script: number[] = [];
   delayMs = 0;
+  hold = false;
   url = '';
   private server?: Server;
+  private held: Array<() => void> = [];
 
   async start(): Promise<void> {
     const server = createServer((req, res) => {
@@ -38,7 +43,9 @@ export class EventReceiver {
           at: Date.now(),
         });
         const status = this.script.shift() ?? 200;
-        setTimeout(() => res.writeHead(status).end(), this.delayMs);
+        const answer = () => setTimeout(() => res.writeHead(status).end(), this.delayMs);
+        if (this.hold) this.held.push(answer);
+        else answer();
       });
     });
     this.server = server;
@@ -82,13 +89,21 @@ export class EventReceiver {
     }
   }
 
+  /** Answers the held requests. */
+  release(): void {
+    this.hold = false;
+    for (const answer of this.held.splice(0)) answer();
+  }
+
   reset(): void {
+    this.release();
     this.deliveries.length = 0;
     this.script = [];
     this.delayMs = 0;
   }
 
   async stop(): Promise<void> {
+    this.release();
     this.server?.closeAllConnections();
     await new Promise((r) => this.server?.close(r));
   }

@@ -26,6 +26,7 @@ import { eventId } from '../call-events.js';
 import {
   type CallRoomMetadata,
   type CallView,
+  isDisconnected,
   isSipParticipant,
   newCallId,
   OUTBOUND_SIP_IDENTITY,
@@ -414,7 +415,7 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
       ]);
       if (!rooms.some((r) => r.name === id)) throw new CallNotFoundError(id);
       const sip = sipParticipantOf(participants);
-      if (!sip || Number(sip.state) === 3) throw new CallNotConnectedError(id);
+      if (!sip || isDisconnected(sip)) throw new CallNotConnectedError(id);
       try {
         await livekit.sip.transferSipParticipant(id, sip.identity, to, {
           ringingTimeout: req.body.ringingTimeoutS,

@@ -31,7 +31,17 @@ export const ProblemSchema = Type.Object(
 
 /** Standard error responses for a route, for the OpenAPI document. */
 export function problemResponses(...statuses: number[]): Record<number, TSchema> {
-  return Object.fromEntries(statuses.map((s) => [s, ProblemSchema]));
+  // Problems are sent as application/problem+json; declaring the media type per status keeps
+  // the OpenAPI document truthful (Fastify serializes them by content type).
+  return Object.fromEntries(
+    statuses.map((s) => [
+      s,
+      {
+        description: 'Problem details (RFC 9457)',
+        content: { 'application/problem+json': { schema: ProblemSchema } },
+      } as unknown as TSchema,
+    ]),
+  );
 }
 
 /** Free-form string map (metadata, attributes, SIP headers), bounded in size. */

@@ -1,0 +1,73 @@
+/**
+ * The job side of the worker: what each job process runs. Loaded by the agents framework in
+ * every job process (see main.ts); `prewarm` runs once per process, before it takes a call, so
+ * the models and the agents file are ready when the phone rings.
+ */
+import { defineAgent, type JobContext, type JobProcess } from '@livekit/agents';
+import { loadAgentsFile } from '../agents/agents-file.js';
+import { defaultCodeTools } from '../agents/code-tools.js';
+import { agentModels, createTurnDetector, loadVAD, sessionModels } from '../agents/providers.js';
+import { loadConfig } from '../core/config.js';
+import { createLogger } from '../core/logger.js';
+import { resolveSoftAckOptions } from '../telephony/interruption/index.js';
+import { runCallJob } from './call-job.js';
+import { createCallReporter } from './call-report.js';
+import { RoomTransport } from './room-transport.js';
+import { createPhoneSessionFactory } from './session.js';
+import { loadNoiseFactory } from './noise-backend.js';
+
+type ProcessData = {
+  job: Awaited<ReturnType<typeof prepareProcess>>;
+};
+
+/** Everything a job process loads once: settings, agents file, VAD, noise suppression. */
+async function prepareProcess() {
+  const config = loadConfig({ role: 'worker' });
+  const log = createLogger(config, { name: 'worker' });
+  const codeTools = defaultCodeTools();
+  const agents = loadAgentsFile(config.AGENTS_CONFIG, { codeToolNames: codeTools.names() });
+  const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseFactory()]);
+  const createSession = createPhoneSessionFactory({
+    agents,
+    codeTools,
+    vad,
+    noise,
+    models: () => sessionModels(config),
+    agentModels: agentModels(config),
+    turnDetector: createTurnDetector,
+    interruption: resolveSoftAckOptions(config),
+    log,
+  });
+  const reporter = createCallReporter({
+    ...(config.API_URL ? { apiUrl: config.API_URL } : {}),
+    ...(config.API_TOKEN ? { token: config.API_TOKEN } : {}),
+    log,
+  });
+  return { config, log, agents, createSession, reporter };
+}
+
+export default defineAgent<ProcessData>({
+  prewarm: async (proc: JobProcess<ProcessData>) => {
+    proc.userData.job = await prepareProcess();
+  },
+  entry: async (ctx: JobContext<ProcessData>) => {
+    const { config, log, agents, createSession, reporter } =
+      ctx.proc.userData.job ?? (await prepareProcess());
+    try {
+      await runCallJob({
+        transport: new RoomTransport(ctx),
+        agents,
+        createSession,
+        reporter,
+        log,
+        limits: {
+          maxCallDurationMs: config.MAX_CALL_DURATION_S * 1000,
+          answerTimeoutMs: config.OUTBOUND_ANSWER_TIMEOUT_S * 1000,
+        },
+        ...(config.PHONE_DEFAULT_REGION ? { defaultRegion: config.PHONE_DEFAULT_REGION } : {}),
+      });
+    } finally {
+      ctx.shutdown('call ended');
+    }
+  },
+});

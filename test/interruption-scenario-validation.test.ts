@@ -1,0 +1,108 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadScenarios } from '../src/eval/scenarios.js';
+import { encodeWav } from '../src/sim/wav.js';
+
+const corpus = resolve(import.meta.dirname, '../../shared/corpus/interruptions');
+const dirs: string[] = [];
+
+function folder(files: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'scenarios-'));
+  dirs.push(dir);
+  mkdirSync(join(dir, 'clips'));
+  writeFileSync(
+    join(dir, 'clips', 'a.wav'),
+    encodeWav({ sampleRate: 8000, channels: 1, samples: new Int16Array(800).fill(1000) }),
+  );
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), typeof content === 'string' ? content : JSON.stringify(content));
+  }
+  return dir;
+}
+
+const good = {
+  agent: { text: 'Let me explain.', duration_ms: 4000 },
+  caller: [{ at_ms: 1000, audio: 'clips/a.wav', transcript: 'uh huh', expect: 'ignore' }],
+};
+
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('interruption scenario files', () => {
+  it('loads the public corpus (54 scenarios, nested folders, 8 kHz clips)', () => {
+    const scenarios = loadScenarios(corpus);
+    expect(scenarios).toHaveLength(54);
+    const kinds = new Set(scenarios.flatMap((s) => s.caller.map((e) => e.expect)));
+    expect(kinds).toEqual(new Set(['ignore', 'interrupt', 'respond']));
+    for (const s of scenarios)
+      for (const e of s.caller) expect(e.samples.length).toBeGreaterThan(0);
+  });
+
+  it('names the file and the field of a bad value', () => {
+    const dir = folder({
+      'sub/bad.json': {
+        ...good,
+        caller: [{ ...good.caller[0], audio: '../clips/a.wav', expect: 'ignored' }],
+      },
+    });
+    expect(() => loadScenarios(dir)).toThrowError(/sub\/bad\.json: caller\[0\]\.expect is invalid/);
+  });
+
+  it('names the file and the field of a missing value', () => {
+    const dir = folder({ 'x.json': { ...good, agent: { text: 'hi' } } });
+    expect(() => loadScenarios(dir)).toThrowError(/x\.json: agent\.duration_ms is invalid/);
+  });
+
+  it('names a clip that cannot be read', () => {
+    const dir = folder({
+      'x.json': { ...good, caller: [{ ...good.caller[0], audio: 'clips/missing.wav' }] },
+    });
+    expect(() => loadScenarios(dir)).toThrowError(
+      /x\.json: caller\[0\]\.audio cannot be used \(file not found/,
+    );
+    const dir2 = folder({ 'y.json': good, 'clips/bad.wav': 'not audio' });
+    writeFileSync(
+      join(dir2, 'y.json'),
+      JSON.stringify({ ...good, caller: [{ ...good.caller[0], audio: 'clips/bad.wav' }] }),
+    );
+    expect(() => loadScenarios(dir2)).toThrowError(
+      /y\.json: caller\[0\]\.audio cannot be used \(.*not a RIFF\/WAVE file/,
+    );
+  });
+
+  it('rejects invalid JSON, events out of order, unknown noise and duplicate ids', () => {
+    expect(() => loadScenarios(folder({ 'x.json': '{ nope' }))).toThrowError(
+      /x\.json: \(file\) is not valid JSON/,
+    );
+    const late = { ...good.caller[0], at_ms: 500 };
+    expect(() =>
+      loadScenarios(folder({ 'x.json': { ...good, caller: [good.caller[0], late] } })),
+    ).toThrowError(/x\.json: caller\[1\]\.at_ms must not be earlier/);
+    expect(() =>
+      loadScenarios(folder({ 'x.json': { ...good, noise: { kind: 'purple', snr_db: 10 } } })),
+    ).toThrowError(/x\.json: noise\.kind is invalid/);
+    expect(() =>
+      loadScenarios(
+        folder({ 'a.json': { ...good, id: 'same' }, 'b.json': { ...good, id: 'same' } }),
+      ),
+    ).toThrowError(/b\.json: id "same" is also used by a\.json/);
+  });
+
+  it('accepts extra fields and defaults the id and deadline', () => {
+    const [s] = loadScenarios(
+      folder({
+        'deep/one.json': {
+          ...good,
+          source: 'recording',
+          caller: [{ ...good.caller[0], audio: '../clips/a.wav', voice: 'x' }],
+        },
+      }),
+    );
+    expect(s?.id).toBe('deep/one');
+    expect(s?.caller[0]?.deadlineMs).toBe(1500);
+  });
+});
