@@ -48,6 +48,7 @@ async function main(): Promise<void> {
         'interim-delay': { type: 'string' },
         'final-delay': { type: 'string' },
         stagger: { type: 'string' },
+        'retry-late': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
   );
   const concurrency = positiveInt('concurrency', v.concurrency as string | undefined, 8);
   const staggerMs = positiveInt('stagger', v.stagger as string | undefined, 400);
+  const retryLateMs = positiveInt('retry-late', v['retry-late'] as string | undefined, 120);
   const timing = {
     ...(v['interim-delay']
       ? { interimDelayMs: positiveInt('interim-delay', v['interim-delay'] as string, 300) }
@@ -100,6 +102,8 @@ async function main(): Promise<void> {
     workers,
     settings,
     staggerMs,
+    retryLateMs,
+    maxRetryShare: 0.25,
     ...(Object.keys(timing).length ? { timing } : {}),
     onProgress: (done, total) => {
       if (process.stderr.isTTY || done === total || performance.now() - lastPrint > 15_000) {
@@ -118,6 +122,7 @@ async function main(): Promise<void> {
     workers,
     concurrency,
     settings,
+    retryLateMs,
   });
   const r = report.run;
   process.stdout.write(

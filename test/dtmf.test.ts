@@ -3,7 +3,7 @@
  * choices, digit collection (terminator, timeout) never logged in full, keys sent on an
  * outbound call by the `send_dtmf` tool, and the extension dialed after a warm-transfer answer.
  */
-import { initializeLogger, llm, voice } from '@livekit/agents';
+import { initializeLogger, type llm, voice } from '@livekit/agents';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/core/logger.js';
 import { ScriptedLLM } from '../src/sim/scripted-llm.js';
@@ -44,7 +44,11 @@ function roomLess(media: SimCallMedia) {
   return { control, lines };
 }
 
-function tools(control: CallControl, direction: 'inbound' | 'outbound', dtmf?: ReturnType<typeof installDtmf>) {
+function tools(
+  control: CallControl,
+  direction: 'inbound' | 'outbound',
+  dtmf?: ReturnType<typeof installDtmf>,
+) {
   return createTelephonyTools({
     control,
     direction,
@@ -74,7 +78,9 @@ describe('DTMF menu', () => {
   it('routes a key like the spoken option; unknown keys say which key', async () => {
     const media = new SimCallMedia({ keyGapMs: 10 });
     const { control } = roomLess(media);
-    const model = new ScriptedLLM((t) => (t.userText === 'billing' ? 'Connecting you to billing.' : 'Sorry?'));
+    const model = new ScriptedLLM((t) =>
+      t.userText === 'billing' ? 'Connecting you to billing.' : 'Sorry?',
+    );
     session = new voice.AgentSession({ llm: model });
     await session.start({ agent: new voice.Agent({ instructions: 'Press 1 for billing.' }) });
     installDtmf(session, control, { menu: { '1': 'billing', '2': 'technical support' } });
@@ -82,7 +88,11 @@ describe('DTMF menu', () => {
     await media.pressDigits(CALLER, '1');
     await until(() => model.calls.length >= 1);
     expect(model.calls[0]!.userText).toBe('billing');
-    await until(() => session!.history.items.some((i) => i.type === 'message' && i.textContent === 'Connecting you to billing.'));
+    await until(() =>
+      session!.history.items.some(
+        (i) => i.type === 'message' && i.textContent === 'Connecting you to billing.',
+      ),
+    );
 
     await media.pressDigits(CALLER, '9');
     await until(() => model.calls.length >= 2);
@@ -110,7 +120,9 @@ describe('digit collection', () => {
     });
     session = new voice.AgentSession({ llm: model });
     const router = installDtmf(session, control, { menu: { '1': 'billing' } });
-    await session.start({ agent: new voice.Agent({ instructions: 'x', tools: tools(control, 'inbound', router) }) });
+    await session.start({
+      agent: new voice.Agent({ instructions: 'x', tools: tools(control, 'inbound', router) }),
+    });
 
     const run = session.run({ userInput: 'I want to check my account' });
     await until(() => router.collecting);
@@ -120,7 +132,9 @@ describe('digit collection', () => {
     result.expect.nextEvent().isMessage({ role: 'assistant' });
     result.expect.nextEvent().isFunctionCall({ name: 'collect_digits' });
     const out = result.expect.nextEvent().isFunctionCallOutput().event();
-    expect((out.item as llm.FunctionCallOutput).output).toBe(JSON.stringify('The caller entered: 12345678'));
+    expect((out.item as llm.FunctionCallOutput).output).toBe(
+      JSON.stringify('The caller entered: 12345678'),
+    );
     result.expect.nextEvent().isMessage({ role: 'assistant' });
     // The "1" inside the entry was captured, not routed to the billing menu.
     expect(model.calls.map((c) => c.userText)).not.toContain('billing');
@@ -165,12 +179,16 @@ describe('sending DTMF on an outbound call', () => {
     const { control } = roomLess(media);
     const model = new ScriptedLLM((t) => {
       if (t.toolOutput) return t.toolOutput.isError ? 'That did not work.' : undefined;
-      if (/press 2/.test(t.userText)) return { toolCalls: [{ name: 'send_dtmf', args: { digits: '2w1#' } }] };
-      if (/extension/.test(t.userText)) return { toolCalls: [{ name: 'send_dtmf', args: { digits: '12x' } }] };
+      if (/press 2/.test(t.userText))
+        return { toolCalls: [{ name: 'send_dtmf', args: { digits: '2w1#' } }] };
+      if (/extension/.test(t.userText))
+        return { toolCalls: [{ name: 'send_dtmf', args: { digits: '12x' } }] };
       return undefined;
     });
     session = new voice.AgentSession({ llm: model });
-    await session.start({ agent: new voice.Agent({ instructions: 'x', tools: tools(control, 'outbound') }) });
+    await session.start({
+      agent: new voice.Agent({ instructions: 'x', tools: tools(control, 'outbound') }),
+    });
     const names = Object.keys(session.currentAgent.toolCtx.functionTools);
     expect(names).toContain('send_dtmf');
 

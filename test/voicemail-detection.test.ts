@@ -5,7 +5,7 @@
  * hung up and `call.voicemail` reported. Also: the hang-up policy, a human answering, and the
  * beep detector on its own (tone found, speech never taken for a beep).
  */
-import { initializeLogger, voice } from '@livekit/agents';
+import { initializeLogger, type VAD, voice } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/core/logger.js';
@@ -25,10 +25,11 @@ import {
 import { BeepDetector } from '../src/telephony/voicemail/beep-detector.js';
 
 const RATE = 8000;
-let vad: silero.VAD;
+let vad: VAD;
 let greeting: Int16Array;
 let hello: Int16Array;
-const GREETING = "Hi, you've reached Dana. I can't take your call right now. Please leave a message after the tone.";
+const GREETING =
+  "Hi, you've reached Dana. I can't take your call right now. Please leave a message after the tone.";
 const MESSAGE = 'Hi Dana, this is Acme calling about your order. Please call us back. Thank you.';
 
 beforeAll(async () => {
@@ -41,7 +42,8 @@ beforeAll(async () => {
 function tone(freq: number, ms: number, amp = 0.3): Int16Array {
   const n = Math.round((RATE * ms) / 1000);
   const out = new Int16Array(n);
-  for (let i = 0; i < n; i++) out[i] = Math.round(amp * 32767 * Math.sin((2 * Math.PI * freq * i) / RATE));
+  for (let i = 0; i < n; i++)
+    out[i] = Math.round(amp * 32767 * Math.sin((2 * Math.PI * freq * i) / RATE));
   return out;
 }
 
@@ -75,9 +77,17 @@ async function outboundCall(clip: { samples: Int16Array; transcript: string }, b
   });
   session.input.audio = input;
   session.output.audio = output;
-  const closed = new Promise<voice.CloseEvent>((r) => session.once(voice.AgentSessionEventTypes.Close, r));
-  await session.start({ agent: new voice.Agent({ instructions: 'You call customers about orders.' }) });
-  closers.push(() => session.close(), () => input.close(), async () => output.close());
+  const closed = new Promise<voice.CloseEvent>((r) =>
+    session.once(voice.AgentSessionEventTypes.Close, r),
+  );
+  await session.start({
+    agent: new voice.Agent({ instructions: 'You call customers about orders.' }),
+  });
+  closers.push(
+    () => session.close(),
+    () => input.close(),
+    async () => output.close(),
+  );
   const at = 500;
   const clipMs = (clip.samples.length * 1000) / RATE;
   input.play(clip.samples, at);
@@ -91,7 +101,10 @@ async function outboundCall(clip: { samples: Int16Array; transcript: string }, b
   return { clock, session, output, model, closed, beep };
 }
 
-function options(events: unknown[], o: Partial<AnsweringMachineOptions> = {}): AnsweringMachineOptions {
+function options(
+  events: unknown[],
+  o: Partial<AnsweringMachineOptions> = {},
+): AnsweringMachineOptions {
   return {
     action: 'message',
     message: MESSAGE,
@@ -124,12 +137,17 @@ describe('voicemail on an outbound call', () => {
     expect(starts[0]!.atMs).toBeGreaterThanOrEqual(call.beep!.endMs);
     const finish = call.output.events.find((e) => e.kind === 'finish');
     expect(finish).toBeDefined();
-    const said = call.session.history.items.filter((i) => i.type === 'message' && i.role === 'assistant');
+    const said = call.session.history.items.filter(
+      (i) => i.type === 'message' && i.role === 'assistant',
+    );
     expect(said.map((i) => (i.type === 'message' ? i.textContent : ''))).toEqual([MESSAGE]);
 
     expect(closed.reason).toBe('voicemail');
     expect(events).toEqual([
-      { type: 'call.voicemail', data: { category: 'machine-vm', action: 'message-left', beepHeard: true } },
+      {
+        type: 'call.voicemail',
+        data: { category: 'machine-vm', action: 'message-left', beepHeard: true },
+      },
     ]);
     expect(call.model.calls.some((c) => c.userText.includes('leave a message'))).toBe(true);
   }, 30_000);
@@ -143,7 +161,9 @@ describe('voicemail on an outbound call', () => {
     await call.closed;
     expect(outcome).toMatchObject({ category: 'machine-vm', action: 'hung-up' });
     expect(call.output.events.filter((e) => e.kind === 'start')).toEqual([]);
-    expect(events).toEqual([{ type: 'call.voicemail', data: { category: 'machine-vm', action: 'hung-up' } }]);
+    expect(events).toEqual([
+      { type: 'call.voicemail', data: { category: 'machine-vm', action: 'hung-up' } },
+    ]);
   }, 30_000);
 
   it('a human answering: the agent carries on and replies', async () => {

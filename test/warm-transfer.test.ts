@@ -6,7 +6,7 @@
  * Accepted (speech, and key 1) / declined (key 2) / no answer / voicemail (real audio: an
  * eSpeak greeting through Silero VAD into voice.AMD).
  */
-import { initializeLogger, llm, voice } from '@livekit/agents';
+import { initializeLogger, type llm, type VAD, voice } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TransferSpec } from '../src/agents/agents-file.js';
@@ -20,18 +20,20 @@ import { SyntheticTTS } from '../src/sim/synthetic-tts.js';
 import { resample } from '../src/sim/wav.js';
 import { trackOf } from '../src/telephony/call-media-sim.js';
 import { createTelephonyTools, type TransferMark } from '../src/telephony/tools.js';
+import { superviseBridge } from '../src/telephony/transfer/bridge.js';
 import { briefingText } from '../src/telephony/transfer/consult-agent.js';
 import { defaultHoldAudio } from '../src/telephony/transfer/hold-audio.js';
 import { NUMBERS, type RecordedRequest } from './standin/index.js';
 import { type StandinCall, startStandinCall } from './support/telephony-call.js';
 
-let vad: silero.VAD;
+let vad: VAD;
 beforeAll(async () => {
   initializeLogger({ pretty: false, level: 'error' });
   vad = await silero.VAD.load({ sampleRate: 8000 });
 });
 
-const SUMMARY = 'Maria Lopez is calling about a double charge on invoice 1042; a refund request was already filed.';
+const SUMMARY =
+  'Maria Lopez is calling about a double charge on invoice 1042; a refund request was already filed.';
 
 let call: StandinCall | undefined;
 const sessions: voice.AgentSession[] = [];
@@ -44,7 +46,8 @@ afterEach(async () => {
 /** The main agent: asks for a warm transfer with a summary, then reports what happened. */
 const mainModel = () =>
   new ScriptedLLM((turn) => {
-    if (turn.toolOutput) return 'I am sorry, nobody from billing can take your call right now. I can take a message or arrange a call back.';
+    if (turn.toolOutput)
+      return 'I am sorry, nobody from billing can take your call right now. I can take a message or arrange a call back.';
     if (/person/i.test(turn.userText)) {
       return {
         text: 'Of course, I will get someone from billing. Please hold for a moment.',
@@ -60,8 +63,10 @@ const consultModel = (verdict = 'human') =>
     if (turn.tools.includes('save_prediction')) {
       return { toolCalls: [{ name: 'save_prediction', args: { label: verdict } }] };
     }
-    if (/yes|put them through/i.test(turn.userText)) return { toolCalls: [{ name: 'accept_transfer', args: {} }] };
-    if (/no|can't/i.test(turn.userText)) return { toolCalls: [{ name: 'decline_transfer', args: {} }] };
+    if (/yes|put them through/i.test(turn.userText))
+      return { toolCalls: [{ name: 'accept_transfer', args: {} }] };
+    if (/no|can't/i.test(turn.userText))
+      return { toolCalls: [{ name: 'decline_transfer', args: {} }] };
     return undefined;
   });
 
@@ -131,7 +136,8 @@ async function start(s: Setup) {
   const main = new voice.AgentSession<TransferMark>({ llm: mainModel(), userData: {} });
   sessions.push(main);
   await main.start({ agent: new voice.Agent({ instructions: 'You are a receptionist.', tools }) });
-  const human = () => c.lk.state.calls.size > 1 ? [...c.lk.state.calls.values()][1]!.identity : undefined;
+  const human = () =>
+    c.lk.state.calls.size > 1 ? [...c.lk.state.calls.values()][1]!.identity : undefined;
   return { call: c, main, events, consultLlm, human, consultOutput };
 }
 
@@ -140,7 +146,10 @@ async function briefed(c: StandinCall): Promise<voice.AgentSession> {
   for (let i = 0; i < 200; i++) {
     const side = c.media.sideSessions[0]?.session;
     const said = side?.history.items.some(
-      (it) => it.type === 'message' && it.role === 'assistant' && (it.textContent ?? '').includes('caller on hold'),
+      (it) =>
+        it.type === 'message' &&
+        it.role === 'assistant' &&
+        (it.textContent ?? '').includes('caller on hold'),
     );
     if (side && said) return side;
     await new Promise((r) => setTimeout(r, 50));
@@ -168,7 +177,9 @@ describe('warm transfer', () => {
     result.expect.nextEvent().isMessage({ role: 'assistant' });
     result.expect.nextEvent().isFunctionCall({ name: 'billing_desk' });
     // The agent left the conversation: its session closed without another word.
-    expect(main.history.items.filter((i) => i.type === 'message' && i.role === 'assistant')).toHaveLength(1);
+    expect(
+      main.history.items.filter((i) => i.type === 'message' && i.role === 'assistant'),
+    ).toHaveLength(1);
 
     const reqs = call.callRequests();
     const caller = call.caller;
@@ -195,7 +206,7 @@ describe('warm transfer', () => {
       ringingTimeout: '5s',
     });
     expect((dial.body as { playDialtone?: boolean }).playDialtone ?? false).toBe(false);
-    expect(dial.grants.sip?.call).toBe(true);
+    expect(dial.grants?.sip?.call).toBe(true);
     // Protobuf JSON omits false: the permission granted is publish only.
     expect(reqs[1]!.body).toEqual({
       room: call.room,
@@ -204,26 +215,48 @@ describe('warm transfer', () => {
     });
     expect(subs(reqs[2]!)).toEqual({ who: caller, tracks: [trackOf(h)], subscribe: false });
     expect(subs(reqs[3]!)).toEqual({ who: caller, tracks: [K], subscribe: false });
-    expect(subs(reqs[4]!)).toEqual({ who: h, tracks: [trackOf(caller), hold.trackSid, 'TR_agent_voice'], subscribe: false });
+    expect(subs(reqs[4]!)).toEqual({
+      who: h,
+      tracks: [trackOf(caller), hold.trackSid, 'TR_agent_voice'],
+      subscribe: false,
+    });
     expect(reqs[5]!.body).toMatchObject({ identity: h, permission: { canSubscribe: true } });
     expect(subs(reqs[6]!)).toEqual(subs(reqs[4]!));
     expect(subs(reqs[7]!)).toEqual({ who: caller, tracks: [trackOf(h)], subscribe: true });
     expect(subs(reqs[8]!)).toEqual({ who: h, tracks: [trackOf(caller)], subscribe: true });
-    for (const r of reqs.slice(1)) expect(r.grants.video).toMatchObject({ roomAdmin: true, room: call.room });
+    for (const r of reqs.slice(1))
+      expect(r.grants?.video).toMatchObject({ roomAdmin: true, room: call.room });
     // Nothing was said to the human before the caller was cut off the consultation voice.
     expect(reqs[3]!.at).toBeLessThanOrEqual(briefAt);
     // The briefing carries the summary.
-    const said = consult.history.items.filter((i) => i.type === 'message' && i.role === 'assistant');
+    const said = consult.history.items.filter(
+      (i) => i.type === 'message' && i.role === 'assistant',
+    );
     expect((said[0] as llm.ChatMessage).textContent).toBe(briefingText(SUMMARY));
 
     expect(hold.stoppedAt).toBeDefined();
-    expect(main.userData.transfer).toEqual({ mode: 'warm', to: `tel:${NUMBERS.answers}`, humanIdentity: h });
+    expect(main.userData.transfer).toEqual({
+      mode: 'warm',
+      to: `tel:${NUMBERS.answers}`,
+      humanIdentity: h,
+    });
     expect(events).toEqual([
-      { type: 'call.transferred', data: { to: `tel:${NUMBERS.answers}`, mode: 'warm', destination: 'billing_desk' } },
+      {
+        type: 'call.transferred',
+        data: { to: `tel:${NUMBERS.answers}`, mode: 'warm', destination: 'billing_desk' },
+      },
     ]);
     // Both phones are still in the room, talking; no one was removed.
-    const left = call.lk.participants(call.room).map((p) => p.identity).sort();
+    const left = call.lk
+      .participants(call.room)
+      .map((p) => p.identity)
+      .sort();
     expect(left).toEqual([caller, h].sort());
+
+    // The job supervises the bridged call: one side hanging up ends it for both.
+    const end = superviseBridge(call.control, { humanIdentity: h });
+    call.lk.hangup(call.room, h);
+    expect(await end).toBe('human-left');
   });
 
   it('accepted with key 1', async () => {
@@ -233,7 +266,13 @@ describe('warm transfer', () => {
     await call.media.pressDigits(human()!, '1');
     await run.wait();
     expect(main.userData.transfer?.mode).toBe('warm');
-    expect(call.callRequests().slice(-2).map(subs).map((s) => s.subscribe)).toEqual([true, true]);
+    expect(
+      call
+        .callRequests()
+        .slice(-2)
+        .map(subs)
+        .map((s) => s.subscribe),
+    ).toEqual([true, true]);
   });
 
   it('declined with key 2: the human is removed and the agent offers a fallback', async () => {

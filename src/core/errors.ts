@@ -142,7 +142,18 @@ export const DtmfInvalidError = createError(
   400,
 );
 /** A transfer could not be made for a reason that is not the far end's answer (no trunk, bad state). */
-export const TransferFailedError = createError('PA_ERR_TRANSFER_FAILED', 'Transfer failed: %s', 502);
+export const TransferFailedError = createError(
+  'PA_ERR_TRANSFER_FAILED',
+  'Transfer failed: %s',
+  502,
+);
+
+/** The configured noise-suppression backend cannot run here (e.g. its optional package is missing). */
+export const NoiseSuppressionUnavailableError = createError(
+  'PA_ERR_NOISE_SUPPRESSION_UNAVAILABLE',
+  'Noise suppression "%s" is unavailable: %s',
+  500,
+);
 
 /** Shape shared by every catalog error (what @fastify/error instances carry). */
 export interface CatalogError extends Error {

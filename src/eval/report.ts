@@ -6,7 +6,7 @@ import { type EventResult, errorCount, type PolicyScore, scoreRun, summarize } f
 
 export interface EvalReport {
   policies: PolicyScore[];
-  events: Array<EventResult & { policy: InterruptionPolicyName }>;
+  events: Array<EventResult & { policy: InterruptionPolicyName; run_late_ms: number }>;
   run: {
     folder: string;
     scenarios: number;
@@ -17,6 +17,10 @@ export interface EvalReport {
     event_loop_lag_ms: LagStats[];
     /** How late scripted STT events fired (ms): timer lag as the sessions saw it. */
     stt_event_late_ms: { p50: number; p95: number; max: number };
+    /** Runs measured again in a lighter second pass because their first run was late. */
+    retried_runs: number;
+    /** Runs still later than the retry threshold (their timings are pessimistic). */
+    late_runs: number;
     settings: Record<string, string>;
   };
 }
@@ -29,6 +33,7 @@ export function buildReport(
     workers: number;
     concurrency: number;
     settings: Record<string, string>;
+    retryLateMs: number;
   },
 ): EvalReport {
   const events: EvalReport['events'] = [];
@@ -38,7 +43,7 @@ export function buildReport(
       if (job.policy !== policy) continue;
       for (const e of scoreRun(r.scenarios[job.scenario]!, run)) {
         results.push(e);
-        events.push({ policy, ...e });
+        events.push({ policy, ...e, run_late_ms: Math.round(run.sttLateMaxMs) });
       }
     }
     return summarize(policy, r.scenarios.length, results);
@@ -57,6 +62,8 @@ export function buildReport(
       concurrency: o.concurrency,
       event_loop_lag_ms: r.lag,
       stt_event_late_ms: { p50: pct(50), p95: pct(95), max: Math.round(late.at(-1) ?? 0) },
+      retried_runs: r.retried,
+      late_runs: late.filter((x) => x > o.retryLateMs).length,
       settings: o.settings,
     },
   };

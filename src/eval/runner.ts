@@ -31,6 +31,10 @@ export interface EvalOptions {
   timing?: Partial<SttTiming>;
   /** Minimum gap between two session starts in one process (ms). */
   staggerMs: number;
+  /** Runs whose scripted events fired later than this (ms) are run again with fewer at once. */
+  retryLateMs: number;
+  /** Skip the second pass when a larger share of runs was late (the machine is just too busy). */
+  maxRetryShare: number;
   onProgress?: (done: number, total: number, run: ScenarioRun) => void;
 }
 
@@ -44,6 +48,8 @@ export interface EvalRun {
   scenarios: Scenario[];
   runs: Array<{ job: Job; run: ScenarioRun }>;
   lag: LagStats[];
+  /** Runs measured again in a second, lighter pass. */
+  retried: number;
   durationS: number;
 }
 
@@ -96,72 +102,106 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
   scenarios.forEach((_, scenario) => {
     for (const policy of o.policies) jobs.push({ index: jobs.length, scenario, policy });
   });
-  const runs: EvalRun['runs'] = [];
+  const byJob = new Map<number, ScenarioRun>();
   const lag: LagStats[] = [];
-  const record = (job: Job, run: ScenarioRun) => {
-    runs.push({ job, run });
-    o.onProgress?.(runs.length, jobs.length, run);
-  };
+  let done = 0;
+  const total = jobs.length;
+  const first = await runPass(o, scenarios, jobs, o.concurrency, (job, run) => {
+    byJob.set(job.index, run);
+    o.onProgress?.(++done, total, run);
+  });
+  lag.push(...first);
+  // Runs whose scripted events fired late were measured on a starved event loop: run them
+  // again with fewer sessions at once, and keep the more faithful of the two.
+  const late = jobs.filter((j) => (byJob.get(j.index)?.sttLateMaxMs ?? 0) > o.retryLateMs);
+  let retried = 0;
+  if (late.length > 0 && late.length <= Math.ceil(o.maxRetryShare * jobs.length)) {
+    retried = late.length;
+    const again = await runPass(
+      o,
+      scenarios,
+      late,
+      Math.max(1, Math.ceil(o.concurrency / 4)),
+      (job, run) => {
+        const before = byJob.get(job.index);
+        if (!before || run.sttLateMaxMs < before.sttLateMaxMs) byJob.set(job.index, run);
+      },
+    );
+    lag.push(...again);
+  }
+  const runs = jobs.map((job) => ({ job, run: byJob.get(job.index)! }));
+  return { scenarios, runs, lag, retried, durationS: (performance.now() - started) / 1000 };
+}
+
+/** One pass over `jobs` in this process or in worker processes; returns their lag stats. */
+async function runPass(
+  o: EvalOptions,
+  scenarios: Scenario[],
+  jobs: Job[],
+  concurrency: number,
+  record: (job: Job, run: ScenarioRun) => void,
+): Promise<LagStats[]> {
   let cursor = 0;
   const take = () => (cursor < jobs.length ? jobs[cursor++] : undefined);
-
-  if (o.workers <= 1) {
+  const workers = Math.min(o.workers, jobs.length);
+  if (workers <= 1) {
     const config = configFor(o.settings);
     initializeLogger({ pretty: false, level: 'error' });
-    const vad = await loadVAD(config);
+    sharedVad ??= await loadVAD(config);
     const monitor = new LagMonitor().start();
     await runPool(
       scenarios,
       take,
       {
-        vad,
+        vad: sharedVad,
         config,
-        concurrency: o.concurrency,
+        concurrency,
         staggerMs: o.staggerMs,
         ...(o.timing ? { timing: o.timing } : {}),
       },
       record,
     );
-    lag.push(monitor.stop());
-  } else {
-    await Promise.all(
-      Array.from(
-        { length: o.workers },
-        () =>
-          new Promise<void>((resolveWorker, rejectWorker) => {
-            const child = fork(process.argv[1]!, ['--eval-worker'], {
-              execArgv: process.execArgv,
-              stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-            });
-            child.on('message', (m: WorkerMessage) => {
-              if (m.type === 'next')
-                child.send({ type: 'job', job: take() ?? null } satisfies ParentMessage);
-              else if (m.type === 'result') record(m.job, m.run);
-              else if (m.type === 'done') {
-                lag.push(m.lag);
-                child.disconnect();
-              }
-            });
-            child.on('exit', (code) =>
-              code === 0
-                ? resolveWorker()
-                : rejectWorker(new Error(`eval worker exited with code ${code}`)),
-            );
-            child.send({
-              type: 'start',
-              folder: o.folder,
-              concurrency: o.concurrency,
-              staggerMs: o.staggerMs,
-              settings: o.settings,
-              ...(o.timing ? { timing: o.timing } : {}),
-            } satisfies ParentMessage);
-          }),
-      ),
-    );
+    return [monitor.stop()];
   }
-  runs.sort((a, b) => a.job.index - b.job.index);
-  return { scenarios, runs, lag, durationS: (performance.now() - started) / 1000 };
+  const lag: LagStats[] = [];
+  await Promise.all(
+    Array.from(
+      { length: workers },
+      () =>
+        new Promise<void>((resolveWorker, rejectWorker) => {
+          const child = fork(process.argv[1]!, ['--eval-worker'], {
+            execArgv: process.execArgv,
+            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          });
+          child.on('message', (m: WorkerMessage) => {
+            if (m.type === 'next')
+              child.send({ type: 'job', job: take() ?? null } satisfies ParentMessage);
+            else if (m.type === 'result') record(m.job, m.run);
+            else if (m.type === 'done') {
+              lag.push(m.lag);
+              child.disconnect();
+            }
+          });
+          child.on('exit', (code) =>
+            code === 0
+              ? resolveWorker()
+              : rejectWorker(new Error(`eval worker exited with code ${code}`)),
+          );
+          child.send({
+            type: 'start',
+            folder: o.folder,
+            concurrency,
+            staggerMs: o.staggerMs,
+            settings: o.settings,
+            ...(o.timing ? { timing: o.timing } : {}),
+          } satisfies ParentMessage);
+        }),
+    ),
+  );
+  return lag;
 }
+
+let sharedVad: VAD | undefined;
 
 type ParentMessage =
   | {

@@ -15,7 +15,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { inference, type ipc, type llm, type VAD, voice } from '@livekit/agents';
+import { inference, type ipc, type tts, type VAD, voice } from '@livekit/agents';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { type AgentsConfig, handoffToolName, loadAgentsFile } from '../agents/agents-file.js';
@@ -160,6 +160,10 @@ export interface SimulateOptions {
   outDir?: string;
   /** Called with every timeline entry as it happens (the demo prints them live). */
   onEvent?: (e: SimTimelineEntry) => void;
+  /** The agent's voice (default: eSpeak). The call benchmark passes a timing-only TTS. */
+  tts?: tts.TTS;
+  /** Called when the call's timeline starts (audio frame k is due at `clock` k·20 ms). */
+  onStart?: (clock: SimClock) => void;
 }
 
 export type SimTimelineEntry =
@@ -187,6 +191,14 @@ export interface SimResult {
 }
 
 const RECORD_RATE = 8000;
+
+/**
+ * HTTP tools' signing secrets (`secretEnv`) are only needed to call real endpoints, which a
+ * simulation does not reach: an unset one reads as a placeholder instead of failing the load.
+ */
+const simEnv: NodeJS.ProcessEnv = new Proxy(process.env, {
+  get: (env, name) => (typeof name === 'string' ? (env[name] ?? 'simulation-placeholder') : undefined),
+});
 const INTERRUPT_DEADLINE_MS = 1500;
 
 export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
@@ -195,12 +207,12 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
   const lag = new LagMonitor().start();
   const agentsPath = resolve(baseDir, scenario.agentsFile ?? '../config/agents.example.yaml');
   const codeTools = defaultCodeTools();
-  const agents = loadAgentsFile(agentsPath, { codeToolNames: codeTools.names() });
+  const agents = loadAgentsFile(agentsPath, { codeToolNames: codeTools.names(), env: simEnv });
 
   // Caller audio, prepared before the call so synthesis never stalls the line.
   const lines = await Promise.all(scenario.caller.map((l) => callerAudio(l, baseDir)));
-  const tts = new OfflineTTS();
-  await warmTts(tts, scenario, agents);
+  const tts = o.tts ?? new OfflineTTS();
+  if (tts instanceof OfflineTTS) await warmTts(tts, scenario, agents);
 
   const input = new SimAudioInput({ clock, sampleRate: PHONE_SAMPLE_RATE, record: true });
   const output = new SimAudioOutput({ clock, recordSampleRate: RECORD_RATE });
@@ -222,9 +234,10 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
     models: (): SessionModels => ({ stt, llm: llmModel, tts }),
     ...(o.turnDetection === 'local' ? { turnDetector: localTurnDetector() } : {}),
     interruption: resolveSoftAckOptions(config),
+    env: simEnv,
     log: o.log,
   });
-  const transport = new SimTransport(scenario, clock, input, output, state);
+  const transport = new SimTransport(scenario, clock, input, output, state, o.onStart);
   const reporter: CallReporter = { report() {}, flush: async () => {} };
 
   let metrics: CallMetrics | undefined;
@@ -314,6 +327,7 @@ class SimTransport implements CallTransport {
     private readonly input: SimAudioInput,
     private readonly output: SimAudioOutput,
     private readonly state: ScriptState,
+    private readonly onStart?: (clock: SimClock) => void,
   ) {
     this.callId = `sim-${seedOf(scenario.name).toString(16)}`;
     this.closed = new Promise((r) => {
@@ -341,6 +355,7 @@ class SimTransport implements CallTransport {
     session.output.audio = this.output;
     await session.start({ agent: parts.agent });
     this.clock.start();
+    this.onStart?.(this.clock);
     // LiveKit answers an inbound call once the agent's audio track is up.
     this.caller.set({ 'sip.callStatus': 'active' });
   }

@@ -158,7 +158,10 @@ export function createCallControl(o: CallControlOptions): CallControl {
     waitFor(match, { timeoutMs, signal, what }) {
       return new Promise((resolve, reject) => {
         let off = () => {};
-        const timer = setTimeout(() => finish(new Error(`timed out waiting for ${what}`)), timeoutMs);
+        const timer = setTimeout(
+          () => finish(new Error(`timed out waiting for ${what}`)),
+          timeoutMs,
+        );
         const onAbort = () => finish(new Error(`aborted waiting for ${what}`));
         function finish(err: Error | undefined, value?: unknown) {
           clearTimeout(timer);

@@ -9,11 +9,11 @@ import {
   AudioFrame,
   AudioSource,
   LocalAudioTrack,
-  type LocalTrack as RtcLocalTrack,
   type Participant,
   type RemoteParticipant,
   type Room,
   RoomEvent,
+  type LocalTrack as RtcLocalTrack,
   TrackKind,
   TrackPublishOptions,
   TrackSource,
@@ -43,7 +43,8 @@ export class RoomCallMedia implements CallMedia {
       const remote = room.remoteParticipants.get(p.identity);
       if (remote) fn({ type: 'updated', party: partyOf(remote) });
     };
-    const tracks = (_pub: unknown, p: RemoteParticipant) => fn({ type: 'updated', party: partyOf(p) });
+    const tracks = (_pub: unknown, p: RemoteParticipant) =>
+      fn({ type: 'updated', party: partyOf(p) });
     const dtmf = (_code: number, digit: string, p: RemoteParticipant) =>
       fn({ type: 'dtmf', identity: p.identity, digit });
     room.on(RoomEvent.ParticipantConnected, joined);

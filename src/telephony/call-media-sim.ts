@@ -44,7 +44,11 @@ export class SimCallMedia implements CallMedia {
 
   // ── far end ──────────────────────────────────────────────────────────────────────────────
   join(identity: string, attributes: Record<string, string> = {}): Party {
-    const party: Party = { identity, attributes: { ...attributes }, audioTrackSids: [trackOf(identity)] };
+    const party: Party = {
+      identity,
+      attributes: { ...attributes },
+      audioTrackSids: [trackOf(identity)],
+    };
     this.parties.set(identity, party);
     this.emit({ type: 'joined', party });
     return party;

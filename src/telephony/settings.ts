@@ -1,5 +1,5 @@
 /** Settings of the telephony layer (src/telephony): audio, interruptions, DTMF, transfers. */
-import { bool, int, list, num, oneOf, str } from '../core/settings-schema.js';
+import { int, list, num, oneOf, str } from '../core/settings-schema.js';
 import { defaultSoftAckOptions, interruptionPolicies } from './interruption/options.js';
 
 const softAck = defaultSoftAckOptions;
@@ -48,6 +48,17 @@ export const telephonySettings = {
     default: softAck.minInterruptionMs,
     min: 0,
   }),
+  // ── noise suppression (src/telephony/noise; figures: npm run bench:noise) ──
+  NOISE_SUPPRESSION: oneOf(['speex', 'rnnoise', 'off', 'livekit-cloud'] as const, {
+    doc: "Caller line-noise suppression before VAD/STT: speex (cheap, default), rnnoise, off, or livekit-cloud (LiveKit Cloud's telephony filter; needs @livekit/noise-cancellation-node installed)",
+    default: 'speex',
+  }),
+  NOISE_SUPPRESSION_MAX_DB: int({
+    doc: 'speex: maximum attenuation of noise in dB',
+    default: 30,
+    min: 1,
+    max: 60,
+  }),
   // ── transfers, DTMF, voicemail, ending calls (docs/transfers.md) ──
   TRANSFER_RING_TIMEOUT_S: int({
     doc: 'How long a transfer destination may ring (cold REFER and warm-transfer dial) before it counts as no answer',
@@ -63,10 +74,6 @@ export const telephonySettings = {
   }),
   WARM_TRANSFER_HOLD_AUDIO: str({
     doc: 'Warm transfer: WAV file (mono PCM16) the caller hears on hold, looped; default a soft generated chime',
-  }),
-  WARM_TRANSFER_USE_MOVE_PARTICIPANT: bool({
-    doc: 'Warm transfer: consult in a side room and merge with MoveParticipant (LiveKit Cloud only; self-hosted servers answer 501)',
-    default: false,
   }),
   DTMF_INTER_DIGIT_TIMEOUT_S: int({
     doc: 'Digit collection (account numbers, PINs) ends when no key is pressed for this long; "#" ends it at once',

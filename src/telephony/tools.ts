@@ -84,7 +84,9 @@ function warmTool(o: TelephonyToolsOptions, t: TransferSpec) {
     parameters: z.object({
       summary: z
         .string()
-        .describe("For the person taking the call: the caller's name, their reason, what was tried"),
+        .describe(
+          "For the person taking the call: the caller's name, their reason, what was tried",
+        ),
     }),
     execute: async ({ summary }, { ctx }) => {
       await ctx.waitForPlayout();
@@ -130,7 +132,9 @@ function sendDtmfTool(control: CallControl) {
     description:
       'Presses keys on the phone keypad, e.g. to choose an option in an automated phone menu ' +
       '("press 2 for sales") or enter an extension. Digits 0-9, * and #; w pauses half a second.',
-    parameters: z.object({ digits: z.string().describe('Keys to press, in order, e.g. "2" or "1234#"') }),
+    parameters: z.object({
+      digits: z.string().describe('Keys to press, in order, e.g. "2" or "1234#"'),
+    }),
     execute: async ({ digits }) => {
       try {
         const sent = await sendDigits(control, digits);
@@ -149,7 +153,13 @@ function collectDigitsTool(router: DtmfRouter) {
       'Lets the caller type a number on their keypad (account number, PIN, ...), ending with #. ' +
       'Ask them to enter it followed by the pound key in the same reply, then call this.',
     parameters: z.object({
-      max_digits: z.number().int().min(1).max(32).optional().describe('Stop after this many digits'),
+      max_digits: z
+        .number()
+        .int()
+        .min(1)
+        .max(32)
+        .optional()
+        .describe('Stop after this many digits'),
     }),
     execute: async ({ max_digits }, { ctx }) => {
       await ctx.waitForPlayout();
@@ -166,4 +176,3 @@ function mark(session: voice.AgentSession, transfer: NonNullable<TransferMark['t
   data.transferredTo = transfer.to;
   data.transfer = transfer;
 }
-

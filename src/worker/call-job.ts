@@ -232,17 +232,17 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
     answered.stop();
   }
 
-  // 5. Hang up, close, report.
-  const summary = metrics.end(end);
-  await transport.hangUp(end.outcome).catch((err: Error) =>
-    log.warn({ err: err.message }, 'hang-up failed'),
-  );
+  // 5. Close the session first: it commits what the agent was saying when the call ended.
   if (parts) {
     await parts.session.close().catch((err: Error) =>
       log.warn({ err: err.message }, 'session close failed'),
     );
-    await parts.dispose().catch(() => undefined);
   }
+  const summary = metrics.end(end);
+  await transport.hangUp(end.outcome).catch((err: Error) =>
+    log.warn({ err: err.message }, 'hang-up failed'),
+  );
+  await parts?.dispose().catch(() => undefined);
   return report(summary);
 
   function finish(m: CallMetrics, e: CallEnd): Promise<CallSummary> {

@@ -248,9 +248,14 @@ export class CallMetrics {
 
   #onItem(item: llm.ChatMessage | llm.AgentHandoffItem): void {
     if (item.type === 'agent_handoff') {
+      // The session records its first agent as a handoff from nobody: not a handoff.
+      if (!item.oldAgentId) {
+        this.noteAgent(item.newAgentId);
+        return;
+      }
       this.#push({
         type: 'handoff',
-        ...(item.oldAgentId ? { from: item.oldAgentId } : {}),
+        from: item.oldAgentId,
         to: item.newAgentId,
       });
       this.noteAgent(item.newAgentId);

@@ -52,7 +52,7 @@ cli.runApp(
     agent: agentFile,
     agentName: config.AGENT_NAME,
     // The worker speaks WebSocket; LIVEKIT_URL may be given as http(s)://.
-    wsURL: config.LIVEKIT_URL.replace(/^http/, 'ws'),
+    wsURL: config.LIVEKIT_URL!.replace(/^http/, 'ws'),
     apiKey: config.LIVEKIT_API_KEY,
     apiSecret: config.LIVEKIT_API_SECRET,
     loadFunc,

@@ -47,12 +47,17 @@ export interface HttpOptions {
 const PREFIX = '/twirp/livekit.';
 
 export function createHttpServer(opts: HttpOptions): Server {
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     handle(req, res, opts).catch((err: unknown) => {
       // A bug in the stand-in: answer like twirp does for an unexpected error.
       if (!res.headersSent) sendTwirpError(res, twirpError('internal', String(err)));
     });
   });
+  // Outlive undici's 4 s idle keep-alive so the client always closes first; otherwise a socket
+  // the server is closing can be reused and fail with ECONNRESET (LiveKit's own server keeps
+  // connections open far longer).
+  server.keepAliveTimeout = 65_000;
+  return server;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpOptions) {

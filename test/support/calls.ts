@@ -32,10 +32,6 @@ export async function appFor(
     }),
   });
   await app.ready();
-  // Building the app blocks the event loop for a while on a busy machine; let overdue timers run
-  // so keep-alive sockets to the stand-in that expired meanwhile are dropped, not reused (a
-  // reused socket the server is closing fails with ECONNRESET).
-  await new Promise((r) => setTimeout(r, 20));
   return app;
 }
 

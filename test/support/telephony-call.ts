@@ -37,7 +37,9 @@ export async function startStandinCall(
   const out = await sip.createSipOutboundTrunk('out', 'sip.carrier.example', [OUR_NUMBER]);
   const call = await lk.simulateInboundCall({ from: CALLER_NUMBER, to: OUR_NUMBER });
   await lk.waitForEvent(
-    (e) => e.event === 'participant_attributes_changed' && e.participant?.attributes['sip.callStatus'] === 'active',
+    (e) =>
+      e.event === 'participant_attributes_changed' &&
+      e.participant?.attributes['sip.callStatus'] === 'active',
   );
   const media = new SimCallMedia(opts.media);
   const p = lk.participants(call.room).find((x) => x.identity === call.identity)!;
@@ -53,7 +55,11 @@ export async function startStandinCall(
   const control = createCallControl({
     room: call.room,
     callerIdentity: call.identity,
-    livekit: createLiveKitClients({ LIVEKIT_URL: lk.url, LIVEKIT_API_KEY: lk.apiKey, LIVEKIT_API_SECRET: lk.apiSecret }),
+    livekit: createLiveKitClients({
+      LIVEKIT_URL: lk.url,
+      LIVEKIT_API_KEY: lk.apiKey,
+      LIVEKIT_API_SECRET: lk.apiSecret,
+    }),
     media,
     log,
   });

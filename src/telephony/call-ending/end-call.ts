@@ -13,7 +13,11 @@ export const endCallDefaults = {
 } as const;
 
 /** Says `text` (unless empty), waits until it played, then shuts the session down. */
-export async function endCall(session: voice.AgentSession, text: string, reason: string): Promise<void> {
+export async function endCall(
+  session: voice.AgentSession,
+  text: string,
+  reason: string,
+): Promise<void> {
   if (text) {
     if (session.agentState === 'speaking') session.interrupt();
     await session.say(text, { allowInterruptions: false, addToChatCtx: true }).waitForPlayout();
@@ -25,11 +29,9 @@ export async function endCall(session: voice.AgentSession, text: string, reason:
  * The goodbye + hang-up tool. The model says its goodbye with the call (same turn); if it said
  * nothing, `goodbye` is spoken. The shutdown waits for the goodbye to play out.
  */
-export function createEndCallTool(o: { goodbye?: string } = {}): llm.FunctionTool<
-  Record<string, never>,
-  unknown,
-  undefined
-> {
+export function createEndCallTool(
+  o: { goodbye?: string } = {},
+): llm.FunctionTool<Record<string, never>, unknown, undefined> {
   const goodbye = o.goodbye ?? endCallDefaults.goodbye;
   return llm.tool({
     name: END_CALL_TOOL,
@@ -39,7 +41,8 @@ export function createEndCallTool(o: { goodbye?: string } = {}): llm.FunctionToo
     execute: async (_args, { ctx }) => {
       ctx.speechHandle.addDoneCallback((sh) => {
         const spoke = sh.chatItems.some(
-          (i) => i.type === 'message' && i.role === 'assistant' && (i.textContent ?? '').trim() !== '',
+          (i) =>
+            i.type === 'message' && i.role === 'assistant' && (i.textContent ?? '').trim() !== '',
         );
         void endCall(ctx.session, spoke ? '' : goodbye, voice.CloseReason.USER_INITIATED);
       });

@@ -27,7 +27,8 @@ export interface CallEndingOptions {
 export const callEndingDefaults = {
   stillTherePrompt: 'Are you still there?',
   goodbye: "I haven't heard from you, so I'll end the call now. Goodbye!",
-  maxDurationMessage: "We've reached the time limit for this call, so I have to end it now. Goodbye!",
+  maxDurationMessage:
+    "We've reached the time limit for this call, so I have to end it now. Goodbye!",
 } as const satisfies Partial<CallEndingOptions>;
 
 export interface CallEnding {
@@ -38,7 +39,10 @@ export interface CallEnding {
 
 const Ev = voice.AgentSessionEventTypes;
 
-export function installCallEnding(session: voice.AgentSession, options: CallEndingOptions): CallEnding {
+export function installCallEnding(
+  session: voice.AgentSession,
+  options: CallEndingOptions,
+): CallEnding {
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const o = { ...callEndingDefaults, ...defined } as typeof callEndingDefaults & CallEndingOptions;
   let endedBy: CallEnding['endedBy'];
@@ -60,7 +64,11 @@ export function installCallEnding(session: voice.AgentSession, options: CallEndi
     if (disposed || endedBy || !idle()) return;
     if (!prompted) {
       prompted = true;
-      session.say(o.stillTherePrompt);
+      try {
+        session.say(o.stillTherePrompt);
+      } catch {
+        // The session started closing meanwhile: nothing to prompt.
+      }
       return;
     }
     end('silence', o.goodbye);
@@ -118,4 +126,3 @@ export function installCallEnding(session: voice.AgentSession, options: CallEndi
     dispose,
   };
 }
-

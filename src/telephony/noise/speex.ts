@@ -28,7 +28,9 @@ export async function loadSpeexFactory(
 ): Promise<NoiseSuppressorFactory> {
   // Hand over the bytes: the Emscripten loader would try fetch() on a file: URL under tsx.
   speexModule ??= loadSpeexModule({
-    wasmBinary: readFileSync(createRequire(import.meta.url).resolve('@sapphi-red/speex-preprocess-wasm/speex.wasm')),
+    wasmBinary: readFileSync(
+      createRequire(import.meta.url).resolve('@sapphi-red/speex-preprocess-wasm/speex.wasm'),
+    ),
   });
   const module = await speexModule;
   const opts = { ...speexDefaults, ...options };

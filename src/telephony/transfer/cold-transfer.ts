@@ -11,7 +11,9 @@ export interface ColdTransferOptions {
   ringingTimeoutS: number;
 }
 
-export type TransferResult = { ok: true; to: string } | { ok: false; to: string; failure: TransferFailure };
+export type TransferResult =
+  | { ok: true; to: string }
+  | { ok: false; to: string; failure: TransferFailure };
 
 export async function coldTransfer(
   control: CallControl,

@@ -18,11 +18,17 @@
  *   5. accepted: K and H go, C and T are subscribed to each other; the caller's agent session
  *      then leaves the conversation. Otherwise T is removed, H stops, and the agent is back.
  */
-import { voice } from '@livekit/agents';
+
 import type { llm } from '@livekit/agents';
+import { voice } from '@livekit/agents';
 import type { CallControl, HoldAudio, LocalTrack, Party } from '../call-control.js';
 import { ConsultAgent, type ConsultDecision } from './consult-agent.js';
-import { type TransferFailure, type TransferFailureReason, telNumber, transferFailure } from './outcome.js';
+import {
+  type TransferFailure,
+  type TransferFailureReason,
+  telNumber,
+  transferFailure,
+} from './outcome.js';
 
 export interface WarmTransferOptions {
   /** `tel:+E164` or `+E164` (dialed through `trunkId`). */
@@ -72,7 +78,9 @@ export async function warmTransfer(
   // Server calls run one after another, in the order the design needs them.
   let chain: Promise<unknown> = Promise.resolve();
   const op = (what: string, fn: () => Promise<unknown>) => {
-    chain = chain.then(fn).catch((err: Error) => log.warn({ err: err.message, what }, 'media step failed'));
+    chain = chain
+      .then(fn)
+      .catch((err: Error) => log.warn({ err: err.message, what }, 'media step failed'));
     return chain;
   };
   const callerTracks = () => [...(control.media.party(caller)?.audioTrackSids ?? [])];
@@ -93,7 +101,8 @@ export async function warmTransfer(
   };
   let humanLeft = false;
   const offEvents = control.media.subscribe((e) => {
-    if ((e.type === 'joined' || e.type === 'updated') && e.party.identity === human) isolate(e.party);
+    if ((e.type === 'joined' || e.type === 'updated') && e.party.identity === human)
+      isolate(e.party);
     if (e.type === 'left' && e.identity === human) humanLeft = true;
   });
 
@@ -101,12 +110,19 @@ export async function warmTransfer(
   let consult: { session: voice.AgentSession; agent: ConsultAgent; track?: LocalTrack } | undefined;
   const cleanup = async (removeHuman: boolean) => {
     offEvents();
+    o.signal?.removeEventListener('abort', onCallerGone);
     await chain;
     if (consult) await (consult.track?.stop() ?? consult.session.close()).catch(() => undefined);
-    if (removeHuman && !humanLeft && control.media.party(human)) await control.removeParticipant(human);
+    if (removeHuman && !humanLeft && control.media.party(human))
+      await control.removeParticipant(human);
     await hold?.stop().catch(() => undefined);
   };
   const callerGone = () => o.signal?.aborted === true;
+  // The caller hanging up cancels the dial (a removed SIP participant stops ringing).
+  const onCallerGone = () => {
+    if (control.media.party(human)) void control.removeParticipant(human);
+  };
+  o.signal?.addEventListener('abort', onCallerGone, { once: true });
 
   try {
     // 1. hold.
@@ -125,7 +141,10 @@ export async function warmTransfer(
       });
     } catch (err) {
       const failure = transferFailure(err);
-      log.info({ reason: failure.reason, sipStatusCode: failure.sipStatusCode }, 'human not reached');
+      log.info(
+        { reason: failure.reason, sipStatusCode: failure.sipStatusCode },
+        'human not reached',
+      );
       await cleanup(false);
       return { ok: false, to, failure };
     }
@@ -139,16 +158,25 @@ export async function warmTransfer(
 
     // 3. consultation session, heard by T only.
     const session = o.createConsultSession();
-    const agent = new ConsultAgent({ summary: o.summary, ...(o.targetName ? { targetName: o.targetName } : {}) });
+    const agent = new ConsultAgent({
+      summary: o.summary,
+      ...(o.targetName ? { targetName: o.targetName } : {}),
+    });
     consult = { session, agent };
     consult.track = await control.media.startSideSession(session, agent, human);
     const k = consult.track.trackSid;
     await control.media.waitLocalSubscribed(k, LOCAL_SUBSCRIBE_WAIT_MS);
     await op('caller off consultation', () => control.setSubscribed(caller, [k], false));
-    const notForHuman = () => [...callerTracks(), hold!.trackSid, ...optional(control.media.voiceTrackSid())];
+    const notForHuman = () => [
+      ...callerTracks(),
+      hold!.trackSid,
+      ...optional(control.media.voiceTrackSid()),
+    ];
     await op('human off caller/hold', () => control.setSubscribed(human, notForHuman(), false));
     await op('grant subscribe', () => control.setCanSubscribe(human, true));
-    await op('human off caller/hold (late)', () => control.setSubscribed(human, notForHuman(), false));
+    await op('human off caller/hold (late)', () =>
+      control.setSubscribed(human, notForHuman(), false),
+    );
 
     // 4. machine check, briefing, decision.
     if (o.amd) {
@@ -169,24 +197,31 @@ export async function warmTransfer(
     }
     if (humanLeft || callerGone()) {
       await cleanup(true);
-      return humanLeft ? fail('declined', 'the human hung up') : fail('error', 'the caller hung up');
+      return humanLeft
+        ? fail('declined', 'the human hung up')
+        : fail('error', 'the caller hung up');
     }
     agent.brief(o.summary);
 
     const decision = await decide(control, agent, human, o.decisionTimeoutMs, o.signal);
     log.info({ decision }, 'human decided');
     if (decision === 'accepted') {
-      await session.say('Thank you, connecting you now.', { allowInterruptions: false }).waitForPlayout();
+      await session
+        .say('Thank you, connecting you now.', { allowInterruptions: false })
+        .waitForPlayout();
       await consult.track.stop().catch(() => undefined);
       consult = undefined;
       offEvents();
+      o.signal?.removeEventListener('abort', onCallerGone);
       await op('caller hears human', () => control.setSubscribed(caller, humanTracks(), true));
       await op('human hears caller', () => control.setSubscribed(human, callerTracks(), true));
       await hold.stop().catch(() => undefined);
       return { ok: true, to, humanIdentity: human };
     }
     if (decision === 'declined' && !humanLeft) {
-      await session.say('Okay, thank you. Goodbye.', { allowInterruptions: false }).waitForPlayout();
+      await session
+        .say('Okay, thank you. Goodbye.', { allowInterruptions: false })
+        .waitForPlayout();
     }
     await cleanup(true);
     switch (decision) {
@@ -217,6 +252,7 @@ function decide(
   signal: AbortSignal | undefined,
 ): Promise<Decision> {
   return new Promise((resolve) => {
+    let settled = false;
     const timer = setTimeout(() => done('timeout'), timeoutMs);
     const onAbort = () => done('caller-left');
     const off = control.media.subscribe((e) => {
@@ -228,7 +264,7 @@ function decide(
     });
     void agent.decision.then(done);
     signal?.addEventListener('abort', onAbort, { once: true });
-    let settled = false;
+    if (signal?.aborted) done('caller-left');
     function done(d: Decision) {
       if (settled) return;
       settled = true;

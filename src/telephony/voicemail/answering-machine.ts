@@ -17,7 +17,10 @@ import { type Beep, BeepDetector } from './beep-detector.js';
 
 export type VoicemailAction = 'off' | 'hangup' | 'message';
 
-export type CallEventSink = (type: 'call.voicemail' | 'call.transferred', data: Record<string, unknown>) => void;
+export type CallEventSink = (
+  type: 'call.voicemail' | 'call.transferred',
+  data: Record<string, unknown>,
+) => void;
 
 export interface AnsweringMachineOptions {
   action: VoicemailAction;
@@ -31,7 +34,10 @@ export interface AnsweringMachineOptions {
   /** voice.AMD timing overrides (tests, tuning). */
   amd?: Pick<
     voice.AMDOptions,
-    'noSpeechTimeoutMs' | 'detectionTimeoutMs' | 'machineSilenceThresholdMs' | 'humanSilenceThresholdMs'
+    | 'noSpeechTimeoutMs'
+    | 'detectionTimeoutMs'
+    | 'machineSilenceThresholdMs'
+    | 'humanSilenceThresholdMs'
   >;
 }
 
