@@ -141,12 +141,6 @@ export const DtmfInvalidError = createError(
   'Invalid DTMF digits "%s": use 0-9, *, #, A-D and w (half-second pause)',
   400,
 );
-/** A transfer could not be made for a reason that is not the far end's answer (no trunk, bad state). */
-export const TransferFailedError = createError(
-  'PA_ERR_TRANSFER_FAILED',
-  'Transfer failed: %s',
-  502,
-);
 
 /** The configured noise-suppression backend cannot run here (e.g. its optional package is missing). */
 export const NoiseSuppressionUnavailableError = createError(

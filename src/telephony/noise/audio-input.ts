@@ -4,7 +4,7 @@
  * the session's VAD and STT read it. A real room needs no wrapper: pass the processor as
  * `RoomInputOptions.noiseCancellation` (see index.ts).
  */
-import { type ReadableStream, TransformStream } from 'node:stream/web';
+import { TransformStream } from 'node:stream/web';
 import { voice } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
 import type { NoiseSuppressionProcessor } from './frame-processor.js';
@@ -24,7 +24,7 @@ export class NoiseSuppressedAudioInput extends voice.AudioInput {
     });
     // The session re-reads `this.stream` on every agent handoff; our own multiStream allows
     // that, while the source's stream is piped exactly once for the life of the call.
-    void (source.stream as ReadableStream<AudioFrame>).pipeTo(suppress.writable).catch(() => {});
+    void source.stream.pipeTo(suppress.writable).catch(() => {});
     this.multiStream.addInputStream(suppress.readable);
   }
 

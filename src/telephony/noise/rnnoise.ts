@@ -47,8 +47,8 @@ function createRnnoiseSuppressor(module: RnnoiseModule, sampleRate: number): Noi
     module._rnnoise_process_frame(state, bufPtr, bufPtr);
     const out = module.HEAPF32;
     for (let i = 0; i < frameSize; i++) {
-      const v = Math.round(out[base + i]!);
-      block[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+      // Int16Array assignment wraps around; clamp instead.
+      block[i] = Math.min(32767, Math.max(-32768, Math.round(out[base + i]!)));
     }
   };
 

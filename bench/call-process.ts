@@ -1,0 +1,107 @@
+/**
+ * One simulated call in its own process, shaped like an agents-js job process: prewarm (Silero
+ * VAD, noise suppression, settings) first, then wait for the parent's "go" so all calls start
+ * together, then one call through the product's call job and session. Reports CPU, RSS and how
+ * late the VAD processed the caller's audio. Started by bench/calls.ts.
+ */
+import { resolve } from 'node:path';
+import { initializeLogger, VADEventType } from '@livekit/agents';
+import { loadVAD } from '../src/agents/providers.js';
+import { loadConfig } from '../src/core/config.js';
+import { createLogger } from '../src/core/logger.js';
+import { loadScenario, simulateCall } from '../src/sim/call-simulator.js';
+import type { SimClock } from '../src/sim/clock.js';
+import { SyntheticTTS } from '../src/sim/synthetic-tts.js';
+import { loadNoiseFactory } from '../src/worker/noise-backend.js';
+
+export interface CallProcessReport {
+  ok: boolean;
+  error?: string;
+  callMs: number;
+  cpuMs: number;
+  rssPrewarmMb: number;
+  rssPeakMb: number;
+  /** How long after its audio was due each VAD window finished (ms). */
+  vadLateMs: { p50: number; p99: number; max: number; count: number };
+  loopLagMaxMs: number;
+  checksOk: boolean;
+}
+
+const scenarioPath = resolve(import.meta.dirname, 'call-scenario.json');
+
+async function main(): Promise<CallProcessReport> {
+  process.env.LOG_LEVEL = 'error';
+  const config = loadConfig({ role: 'offline' });
+  initializeLogger({ pretty: false, level: 'fatal' });
+  const log = createLogger(config);
+  const scenario = loadScenario(scenarioPath);
+  const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseFactory()]);
+  const rssPrewarmMb = process.memoryUsage().rss / 1e6;
+
+  // Lateness of each VAD inference: finished at `now`, for audio due at `samplesIndex`.
+  let clock: SimClock | undefined;
+  const late: number[] = [];
+  const stream = vad.stream.bind(vad);
+  vad.stream = () => {
+    const s = stream();
+    const next = s.next.bind(s);
+    s.next = async () => {
+      const r = await next();
+      if (!r.done && r.value.type === VADEventType.INFERENCE_DONE && clock?.started) {
+        const dueMs = (r.value.samplesIndex * 1000) / 8000;
+        late.push(clock.now() - dueMs);
+      }
+      return r;
+    };
+    return s;
+  };
+
+  process.send?.({ type: 'ready', rssPrewarmMb });
+  await new Promise<void>((go) => process.once('message', () => go()));
+
+  let rssPeak = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  }, 250);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const result = await simulateCall({
+    scenario,
+    baseDir: resolve(import.meta.dirname),
+    config,
+    log,
+    vad,
+    noise,
+    turnDetection: 'vad',
+    tts: new SyntheticTTS(),
+    onStart: (c) => {
+      clock = c;
+    },
+  });
+  const callMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  late.sort((a, b) => a - b);
+  const q = (p: number) => Math.round(late[Math.min(late.length - 1, Math.floor(p * late.length))] ?? 0);
+  return {
+    ok: true,
+    callMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    rssPrewarmMb,
+    rssPeakMb: rssPeak / 1e6,
+    vadLateMs: { p50: q(0.5), p99: q(0.99), max: Math.round(late[late.length - 1] ?? 0), count: late.length },
+    loopLagMaxMs: result.lag.max,
+    checksOk: result.checks.every((c) => c.ok),
+  };
+}
+
+main().then(
+  (report) => {
+    process.send?.({ type: 'done', report });
+    process.exit(0);
+  },
+  (err: Error) => {
+    process.send?.({ type: 'done', report: { ok: false, error: err.stack ?? err.message } });
+    process.exit(1);
+  },
+);

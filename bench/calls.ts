@@ -1,0 +1,180 @@
+/**
+ * `npm run bench:calls [-- --start 25 --step 5 --max 40 | --n 25]`
+ *
+ * Runs N simultaneous simulated calls on this machine, each in its own process like an
+ * agents-js job (bench/call-process.ts): real Silero VAD and noise suppression on 8 kHz caller
+ * audio, scripted STT/LLM, timing-only TTS, the product's call job and session. Reports CPU per
+ * call (% of one core), RSS per call process, and the largest N that keeps real time: no VAD
+ * window of caller audio processed more than 100 ms after it was due.
+ *
+ * Search: N = --start (25, the target); while real time holds, N += --step up to --max; if it
+ * fails at the start, N -= --step until it holds. Figures depend on what else runs on the
+ * machine: the load average is printed with them.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { availableParallelism, loadavg, totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CallProcessReport } from './call-process.js';
+
+const REALTIME_LATE_MS = 100;
+const child = resolve(import.meta.dirname, 'call-process.ts');
+
+interface Round {
+  n: number;
+  realtime: boolean;
+  failures: number;
+  cpuPctPerCall: { mean: number; max: number };
+  rssMb: { prewarm: number; peakMedian: number; peakMax: number };
+  vadLateMs: { p50: number; p99: number; max: number };
+  loopLagMaxMs: number;
+  checksOk: number;
+  wallS: number;
+}
+
+async function runRound(n: number): Promise<Round> {
+  const t0 = performance.now();
+  const procs: ChildProcess[] = [];
+  const ready: Promise<void>[] = [];
+  const done: Promise<CallProcessReport>[] = [];
+  for (let i = 0; i < n; i++) {
+    const p = fork(child, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { ...process.env, LOG_LEVEL: 'error' },
+    });
+    let stderr = '';
+    p.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    });
+    procs.push(p);
+    ready.push(
+      new Promise((res, rej) => {
+        p.on('message', (m: { type: string }) => m.type === 'ready' && res());
+        p.on('exit', (code) => rej(new Error(`call process exited (${code}) before ready: ${stderr}`)));
+      }),
+    );
+    done.push(
+      new Promise((res) => {
+        p.on('message', (m: { type: string; report?: CallProcessReport }) => {
+          if (m.type === 'done' && m.report) res(m.report);
+        });
+        p.on('exit', (code) =>
+          res({ ok: false, error: `exited ${code}: ${stderr}` } as CallProcessReport),
+        );
+      }),
+    );
+  }
+  try {
+    await Promise.all(ready);
+    // All calls start together, after every process has prewarmed (as idle job processes do).
+    for (const p of procs) p.send('go');
+    const reports = await Promise.all(done);
+    return summarize(n, reports, (performance.now() - t0) / 1000);
+  } finally {
+    for (const p of procs) if (p.exitCode === null) p.kill();
+  }
+}
+
+function summarize(n: number, reports: CallProcessReport[], wallS: number): Round {
+  const ok = reports.filter((r) => r.ok);
+  for (const r of reports) if (!r.ok) console.error(`  call failed: ${r.error?.split('\n')[0]}`);
+  const cpu = ok.map((r) => (r.cpuMs / r.callMs) * 100);
+  const peaks = ok.map((r) => r.rssPeakMb).sort((a, b) => a - b);
+  const max = (xs: number[]) => (xs.length ? Math.max(...xs) : Number.NaN);
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+  const lateMax = max(ok.map((r) => r.vadLateMs.max));
+  return {
+    n,
+    realtime: ok.length === n && lateMax <= REALTIME_LATE_MS,
+    failures: n - ok.length,
+    cpuPctPerCall: { mean: mean(cpu), max: max(cpu) },
+    rssMb: {
+      prewarm: mean(ok.map((r) => r.rssPrewarmMb)),
+      peakMedian: peaks[Math.floor(peaks.length / 2)] ?? Number.NaN,
+      peakMax: max(peaks),
+    },
+    vadLateMs: {
+      p50: Math.round(mean(ok.map((r) => r.vadLateMs.p50))),
+      p99: max(ok.map((r) => r.vadLateMs.p99)),
+      max: lateMax,
+    },
+    loopLagMaxMs: max(ok.map((r) => r.loopLagMaxMs)),
+    checksOk: ok.filter((r) => r.checksOk).length,
+    wallS,
+  };
+}
+
+function printRound(r: Round): void {
+  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '-');
+  console.log(
+    `N=${String(r.n).padStart(3)}  ${r.realtime ? 'real time ' : 'TOO SLOW  '}` +
+      `CPU/call ${r.cpuPctPerCall.mean.toFixed(1)}% (max ${r.cpuPctPerCall.max.toFixed(1)}%)  ` +
+      `RSS/call ${f(r.rssMb.peakMedian)} MB (max ${f(r.rssMb.peakMax)}, prewarmed ${f(r.rssMb.prewarm)})  ` +
+      `VAD late p50 ${f(r.vadLateMs.p50)} / p99 ${f(r.vadLateMs.p99)} / max ${f(r.vadLateMs.max)} ms  ` +
+      `loop lag max ${f(r.loopLagMaxMs)} ms  expectations ${r.checksOk}/${r.n}` +
+      (r.failures ? `  failed ${r.failures}` : '') +
+      `  (${r.wallS.toFixed(0)} s)`,
+  );
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      n: { type: 'string' },
+      start: { type: 'string', default: '25' },
+      step: { type: 'string', default: '5' },
+      max: { type: 'string', default: '40' },
+    },
+  });
+  const int = (v: string | undefined, name: string) => {
+    const x = Number(v);
+    if (!Number.isInteger(x) || x < 1) throw new Error(`--${name} must be a whole number ≥ 1`);
+    return x;
+  };
+  console.log(
+    `bench:calls on ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
+      `load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} (other work on the machine makes figures pessimistic)`,
+  );
+  console.log(`real time = every VAD window processed ≤ ${REALTIME_LATE_MS} ms after its audio was due\n`);
+
+  const rounds: Round[] = [];
+  const run = async (n: number) => {
+    const r = await runRound(n);
+    printRound(r);
+    rounds.push(r);
+    return r;
+  };
+  if (values.n) {
+    await run(int(values.n, 'n'));
+  } else {
+    const step = int(values.step, 'step');
+    const max = int(values.max, 'max');
+    let n = int(values.start, 'start');
+    if ((await run(n)).realtime) {
+      while (n + step <= max && (await run((n += step))).realtime) {}
+    } else {
+      while (n - step >= 1 && !(await run((n -= step))).realtime) {}
+    }
+  }
+
+  const best = rounds.filter((r) => r.realtime).sort((a, b) => b.n - a.n)[0];
+  console.log('');
+  if (!best) {
+    console.log('No N kept real time.');
+    process.exitCode = 1;
+    return;
+  }
+  console.log(
+    `Largest N in real time: ${best.n} simultaneous calls on ${availableParallelism()} cores` +
+      ` · CPU per call ${best.cpuPctPerCall.mean.toFixed(1)}% of one core` +
+      ` · RSS per call process ${best.rssMb.peakMedian.toFixed(0)} MB (max ${best.rssMb.peakMax.toFixed(0)} MB)`,
+  );
+}
+
+main().catch((err: Error) => {
+  console.error(err.message);
+  process.exit(1);
+});
