@@ -47,11 +47,14 @@ async function runRound(n: number): Promise<Round> {
     p.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-2000);
     });
+    p.on('error', () => undefined); // a dead child is reported through its `done` result
     procs.push(p);
     ready.push(
       new Promise((res, rej) => {
         p.on('message', (m: { type: string }) => m.type === 'ready' && res());
-        p.on('exit', (code) => rej(new Error(`call process exited (${code}) before ready: ${stderr}`)));
+        p.on('exit', (code) =>
+          rej(new Error(`call process exited (${code}) before ready: ${stderr}`)),
+        );
       }),
     );
     done.push(
@@ -68,7 +71,7 @@ async function runRound(n: number): Promise<Round> {
   try {
     await Promise.all(ready);
     // All calls start together, after every process has prewarmed (as idle job processes do).
-    for (const p of procs) p.send('go');
+    for (const p of procs) if (p.connected) p.send('go', () => undefined);
     const reports = await Promise.all(done);
     return summarize(n, reports, (performance.now() - t0) / 1000);
   } finally {
@@ -138,7 +141,9 @@ async function main(): Promise<void> {
         .map((l) => l.toFixed(1))
         .join(' ')} (other work on the machine makes figures pessimistic)`,
   );
-  console.log(`real time = every VAD window processed ≤ ${REALTIME_LATE_MS} ms after its audio was due\n`);
+  console.log(
+    `real time = every VAD window processed ≤ ${REALTIME_LATE_MS} ms after its audio was due\n`,
+  );
 
   const rounds: Round[] = [];
   const run = async (n: number) => {
@@ -153,10 +158,13 @@ async function main(): Promise<void> {
     const step = int(values.step, 'step');
     const max = int(values.max, 'max');
     let n = int(values.start, 'start');
-    if ((await run(n)).realtime) {
-      while (n + step <= max && (await run((n += step))).realtime) {}
-    } else {
-      while (n - step >= 1 && !(await run((n -= step))).realtime) {}
+    // Up while real time holds; if the start fails, down until it holds.
+    const up = (await run(n)).realtime;
+    for (;;) {
+      n += up ? step : -step;
+      if (n < 1 || n > max) break;
+      const ok = (await run(n)).realtime;
+      if (ok !== up) break;
     }
   }
 

@@ -104,6 +104,7 @@ async function main(): Promise<void> {
     staggerMs,
     retryLateMs,
     maxRetryShare: 0.25,
+    budgetS: 260,
     ...(Object.keys(timing).length ? { timing } : {}),
     onProgress: (done, total) => {
       if (process.stderr.isTTY || done === total || performance.now() - lastPrint > 15_000) {

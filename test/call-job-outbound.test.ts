@@ -46,7 +46,10 @@ class CalleeLine implements CallTransport {
   readonly closed: Promise<string>;
   readonly hangUps: string[] = [];
   sessionStartedAt: number | undefined;
-  #attrs: Record<string, string> = { 'sip.callStatus': 'dialing', 'sip.phoneNumber': '+14155550177' };
+  #attrs: Record<string, string> = {
+    'sip.callStatus': 'dialing',
+    'sip.phoneNumber': '+14155550177',
+  };
   readonly #listeners = new Set<(a: Readonly<Record<string, string>>) => void>();
   #leave!: (r: string) => void;
   #close!: (r: string) => void;

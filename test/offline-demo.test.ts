@@ -19,9 +19,20 @@ interface Timeline {
     outcome: string;
     durationMs: number;
     agents: string[];
-    metrics: { interruptions: number; backchannelsIgnored: number; handoffs: { from?: string; to: string }[] };
+    metrics: {
+      interruptions: number;
+      backchannelsIgnored: number;
+      handoffs: { from?: string; to: string }[];
+    };
   };
-  timeline: Array<{ t: number; type: string; text?: string; from?: string; to?: string; expect?: string }>;
+  timeline: Array<{
+    t: number;
+    type: string;
+    text?: string;
+    from?: string;
+    to?: string;
+    expect?: string;
+  }>;
   checks: Array<{ expect: string; ok: boolean }>;
 }
 
@@ -32,7 +43,11 @@ describe('npm run demo (offline call simulator)', () => {
 
   beforeAll(async () => {
     // A clean environment: no LiveKit, no provider keys, no LLM server.
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'error' };
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LOG_LEVEL: 'error',
+    };
     const r = await run(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--out', out], {
       cwd: repoRoot,
       env,
@@ -68,7 +83,11 @@ describe('npm run demo (offline call simulator)', () => {
     ]);
     // The interruption became the caller's next turn and got the scripted answer.
     const cut = doc.timeline.findIndex((e) => e.type === 'interruption');
-    expect(doc.timeline.slice(cut).some((e) => e.type === 'agent-message' && /two charges/.test(e.text ?? ''))).toBe(true);
+    expect(
+      doc.timeline
+        .slice(cut)
+        .some((e) => e.type === 'agent-message' && /two charges/.test(e.text ?? '')),
+    ).toBe(true);
     expect(doc.summary.outcome).toBe('completed');
   });
 

@@ -14,7 +14,10 @@ import { loadNoiseFactory } from '../src/worker/noise-backend.js';
 import { testConfig } from './support/config.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
-const clip = resolve(repoRoot, '../shared/corpus/interruptions/clips/i-need-to-talk-to-a-person.en-us.170.wav');
+const clip = resolve(
+  repoRoot,
+  '../shared/corpus/interruptions/clips/i-need-to-talk-to-a-person.en-us.170.wav',
+);
 const REPLY = 'Of course, let me find someone for you.';
 
 const scenario: Scenario = {
@@ -81,7 +84,8 @@ describe('session over narrowband audio (custom I/O, Silero VAD at 8 kHz)', () =
     const { agent, caller } = result.recording;
     const line = result.timeline.find((e) => e.type === 'caller-line');
     const at = Math.round(((line?.type === 'caller-line' ? line.endT : 0) * 8000) / 1000);
-    const energy = (x: Int16Array) => x.reduce((s, v) => s + Math.abs(v), 0) / Math.max(1, x.length);
+    const energy = (x: Int16Array) =>
+      x.reduce((s, v) => s + Math.abs(v), 0) / Math.max(1, x.length);
     expect(energy(agent.subarray(at))).toBeGreaterThan(100);
     expect(energy(caller)).toBeGreaterThan(10);
   });

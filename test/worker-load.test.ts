@@ -14,7 +14,9 @@ describe('worker load reported to LiveKit', () => {
   });
 
   it('marks the worker full at MAX_CONCURRENT_CALLS, so LiveKit stops sending calls', () => {
-    expect(isFull(workerLoad({ activeCalls: 20, maxCalls: 20, cpu: 0.1, maxCpu: 0.85 }))).toBe(true);
+    expect(isFull(workerLoad({ activeCalls: 20, maxCalls: 20, cpu: 0.1, maxCpu: 0.85 }))).toBe(
+      true,
+    );
     expect(isFull(workerLoad({ activeCalls: 25, maxCalls: 20, cpu: 0, maxCpu: 0.85 }))).toBe(true);
   });
 
@@ -37,8 +39,16 @@ describe('worker load reported to LiveKit', () => {
   });
 
   it('keeps our threshold in the SDK options (falsy values would fall back to its defaults)', () => {
-    const production = new ServerOptions({ agent: 'x.js', loadThreshold: LOAD_THRESHOLD, production: true });
-    const dev = new ServerOptions({ agent: 'x.js', loadThreshold: LOAD_THRESHOLD, production: false });
+    const production = new ServerOptions({
+      agent: 'x.js',
+      loadThreshold: LOAD_THRESHOLD,
+      production: true,
+    });
+    const dev = new ServerOptions({
+      agent: 'x.js',
+      loadThreshold: LOAD_THRESHOLD,
+      production: false,
+    });
     expect(production.loadThreshold).toBe(1);
     expect(dev.loadThreshold).toBe(1);
   });

@@ -78,6 +78,9 @@ function crossCheck(c: Config): void {
   if (c.EVENTS_WEBHOOK_URL && !c.EVENTS_WEBHOOK_SECRET) {
     throw new ConfigError('EVENTS_WEBHOOK_SECRET is required when EVENTS_WEBHOOK_URL is set');
   }
+  if (c.API_URL && !c.API_TOKEN) {
+    throw new ConfigError('API_TOKEN is required when API_URL is set (one of the API_KEYS)');
+  }
 }
 
 function readProcessEnv(dir: string): NodeJS.ProcessEnv {

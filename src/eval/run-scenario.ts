@@ -148,36 +148,44 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
       turns.push({ atMs: clock.now(), text: item.textContent ?? '' });
   });
 
-  await session.start({ agent: new EvalAgent({ instructions: 'Phone agent under evaluation.' }) });
+  // Bound before start, as in production, so the policy sees every speech from the first.
   const controller =
     o.policy === 'softack' || o.policy === 'seed-grace'
       ? attachInterruptionPolicy(session, softAck)
       : undefined;
-  clock.start();
-  const epoch = clock.epochAt(0);
-  session.say(s.agent.text, {
-    audio: syntheticSpeechStream(s.agent.durationMs, SCENARIO_SAMPLE_RATE),
-  });
-  await clock.sleepUntil(endMs);
-
-  const intervals = output.playingIntervals();
-  const sttLateMaxMs = Math.max(0, ...stt.schedule.map((x) => (x.sentAtMs ?? x.atMs) - x.atMs));
-  const decisions = (controller?.decisions ?? []).map(({ at, ...d }) => ({
-    ...d,
-    atMs: at - epoch,
-  }));
-  controller?.dispose();
-  await session.close().catch(() => {});
-  await input.close();
-  output.close();
-  return {
-    scenario: s.id,
-    policy: o.policy,
-    endMs,
-    intervals,
-    finals,
-    turns,
-    sttLateMaxMs,
-    decisions,
-  };
+  try {
+    await session.start({
+      agent: new EvalAgent({ instructions: 'Phone agent under evaluation.' }),
+    });
+    // Timeline 0 is when the agent's turn starts playing (the spec's "agent starts at 0 ms"):
+    // the clock starts once its audio reaches the output, so session start-up does not shift it.
+    session.say(s.agent.text, {
+      audio: syntheticSpeechStream(s.agent.durationMs, SCENARIO_SAMPLE_RATE),
+    });
+    await output.whenAudioQueued();
+    clock.start();
+    const epoch = clock.epochAt(0);
+    await clock.sleepUntil(endMs);
+    const intervals = output.playingIntervals();
+    const sttLateMaxMs = Math.max(0, ...stt.schedule.map((x) => (x.sentAtMs ?? x.atMs) - x.atMs));
+    const decisions = (controller?.decisions ?? []).map(({ at, ...d }) => ({
+      ...d,
+      atMs: at - epoch,
+    }));
+    return {
+      scenario: s.id,
+      policy: o.policy,
+      endMs,
+      intervals,
+      finals,
+      turns,
+      sttLateMaxMs,
+      decisions,
+    };
+  } finally {
+    controller?.dispose();
+    await session.close().catch(() => {});
+    await input.close();
+    output.close();
+  }
 }

@@ -35,6 +35,8 @@ export interface EvalOptions {
   retryLateMs: number;
   /** Skip the second pass when a larger share of runs was late (the machine is just too busy). */
   maxRetryShare: number;
+  /** The second pass only runs what fits within this many seconds from the start. */
+  budgetS: number;
   onProgress?: (done: number, total: number, run: ScenarioRun) => void;
 }
 
@@ -113,20 +115,24 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
   lag.push(...first);
   // Runs whose scripted events fired late were measured on a starved event loop: run them
   // again with fewer sessions at once, and keep the more faithful of the two.
-  const late = jobs.filter((j) => (byJob.get(j.index)?.sttLateMaxMs ?? 0) > o.retryLateMs);
-  let retried = 0;
-  if (late.length > 0 && late.length <= Math.ceil(o.maxRetryShare * jobs.length)) {
-    retried = late.length;
-    const again = await runPass(
-      o,
-      scenarios,
-      late,
-      Math.max(1, Math.ceil(o.concurrency / 4)),
-      (job, run) => {
-        const before = byJob.get(job.index);
-        if (!before || run.sttLateMaxMs < before.sttLateMaxMs) byJob.set(job.index, run);
-      },
-    );
+  const late = jobs
+    .filter((j) => (byJob.get(j.index)?.sttLateMaxMs ?? 0) > o.retryLateMs)
+    .sort((x, y) => byJob.get(y.index)!.sttLateMaxMs - byJob.get(x.index)!.sttLateMaxMs);
+  // Only as many as fit in the time budget, latest first; none if the machine is simply busy.
+  const retryConcurrency = Math.max(1, Math.ceil(o.concurrency / 4));
+  const elapsedS = (performance.now() - started) / 1000;
+  const meanRunS = Math.max(1, ...[...byJob.values()].map((r) => r.endMs / 1000));
+  const fits = Math.floor(
+    ((o.budgetS - elapsedS - WORKER_STARTUP_S) / meanRunS) * retryConcurrency * Math.max(1, o.workers),
+  );
+  const retry =
+    late.length <= Math.ceil(o.maxRetryShare * jobs.length) ? late.slice(0, Math.max(0, fits)) : [];
+  const retried = retry.length;
+  if (retry.length > 0) {
+    const again = await runPass(o, scenarios, retry, retryConcurrency, (job, run) => {
+      const before = byJob.get(job.index);
+      if (!before || run.sttLateMaxMs < before.sttLateMaxMs) byJob.set(job.index, run);
+    });
     lag.push(...again);
   }
   const runs = jobs.map((job) => ({ job, run: byJob.get(job.index)! }));
@@ -202,6 +208,8 @@ async function runPass(
 }
 
 let sharedVad: VAD | undefined;
+/** Start-up of a worker process (tsx, modules, Silero), counted against the time budget. */
+const WORKER_STARTUP_S = 10;
 
 type ParentMessage =
   | {

@@ -67,6 +67,10 @@ export class SimAudioOutput extends voice.AudioOutput {
   private readonly recorded: Array<{ atMs: number; samples: Int16Array }> = [];
   private readonly intervals: PlayingInterval[] = [];
   private openInterval: { startMs: number; segment: number } | undefined;
+  private resolveFirstAudio!: () => void;
+  private readonly firstAudio = new Promise<void>((resolve) => {
+    this.resolveFirstAudio = resolve;
+  });
 
   constructor(opts: SimAudioOutputOptions) {
     super(undefined, undefined, { pause: true });
@@ -85,8 +89,14 @@ export class SimAudioOutput extends voice.AudioOutput {
     return this.paused;
   }
 
+  /** Resolves when the session first hands audio to this output (e.g. to start the clock then). */
+  whenAudioQueued(): Promise<void> {
+    return this.firstAudio;
+  }
+
   override async captureFrame(frame: AudioFrame): Promise<void> {
     await super.captureFrame(frame);
+    this.resolveFirstAudio();
     if (!this.capturing) {
       this.capturing = {
         id: ++this.segmentCount,

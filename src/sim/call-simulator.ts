@@ -28,8 +28,13 @@ import type { Logger } from '../core/logger.js';
 import { maskNumber } from '../core/phone.js';
 import { resolveSoftAckOptions } from '../telephony/interruption/index.js';
 import type { NoiseSuppressorFactory } from '../telephony/noise/suppressor.js';
+import {
+  type Caller,
+  type CallSessionParts,
+  type CallTransport,
+  runCallJob,
+} from '../worker/call-job.js';
 import type { CallMetrics, CallSummary, TimelineEvent } from '../worker/call-metrics.js';
-import { type Caller, type CallSessionParts, type CallTransport, runCallJob } from '../worker/call-job.js';
 import type { CallReporter } from '../worker/call-report.js';
 import { SuppressedAudioInput } from '../worker/noise-input.js';
 import { createPhoneSessionFactory, type SessionModels } from '../worker/session.js';
@@ -197,7 +202,8 @@ const RECORD_RATE = 8000;
  * simulation does not reach: an unset one reads as a placeholder instead of failing the load.
  */
 const simEnv: NodeJS.ProcessEnv = new Proxy(process.env, {
-  get: (env, name) => (typeof name === 'string' ? (env[name] ?? 'simulation-placeholder') : undefined),
+  get: (env, name) =>
+    typeof name === 'string' ? (env[name] ?? 'simulation-placeholder') : undefined,
 });
 const INTERRUPT_DEADLINE_MS = 1500;
 
@@ -218,7 +224,9 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
   const output = new SimAudioOutput({ clock, recordSampleRate: RECORD_RATE });
   if (scenario.noise) {
     const speechRms = lines[0] ? activeRms(lines[0], PHONE_SAMPLE_RATE) : 3000;
-    input.setBackground(lineNoise(scenario.noise.kind, scenario.noise.snrDb, speechRms, scenario.name));
+    input.setBackground(
+      lineNoise(scenario.noise.kind, scenario.noise.snrDb, speechRms, scenario.name),
+    );
   }
   const stt = new ScriptedSTT({ clock });
   const state = new ScriptState(clock);
@@ -270,7 +278,7 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
   const timeline = entries
     .map((e) => (isCallerEntry(e) ? e : { ...e, t: Math.round(e.t + offset) }))
     .sort((a, b) => a.t - b.t);
-  const checks = checkExpectations(scenario, timeline, output.playingIntervals(endMs));
+  const checks = checkExpectations(timeline, output.playingIntervals(endMs));
   const recording = {
     caller: input.recording(),
     agent: output.recording(endMs),
@@ -351,7 +359,9 @@ class SimTransport implements CallTransport {
   async startSession(parts: CallSessionParts, _caller: Caller): Promise<void> {
     const session = parts.session as voice.AgentSession<PhoneSessionData>;
     this.state.watch(session);
-    session.input.audio = parts.noise ? new SuppressedAudioInput(this.input, parts.noise) : this.input;
+    session.input.audio = parts.noise
+      ? new SuppressedAudioInput(this.input, parts.noise)
+      : this.input;
     session.output.audio = this.output;
     await session.start({ agent: parts.agent });
     this.clock.start();
@@ -413,11 +423,7 @@ interface ScriptDeps {
 }
 
 /** Says the caller's lines when their triggers fire, then hangs up. */
-async function runScript(
-  scenario: Scenario,
-  audio: Int16Array[],
-  d: ScriptDeps,
-): Promise<void> {
+async function runScript(scenario: Scenario, audio: Int16Array[], d: ScriptDeps): Promise<void> {
   await d.clock.whenStarted();
   let since = 0; // agent activity before this instant does not count for the next trigger
   for (const [i, line] of scenario.caller.entries()) {
@@ -444,7 +450,11 @@ async function runScript(
 }
 
 /** Sim instant at which `trigger` fires (undefined if the call ends before). */
-async function waitFor(trigger: TriggerSpec, since: number, d: ScriptDeps): Promise<number | undefined> {
+async function waitFor(
+  trigger: TriggerSpec,
+  since: number,
+  d: ScriptDeps,
+): Promise<number | undefined> {
   const { clock, state } = d;
   let over = false;
   void d.transport.closed.then(() => {
@@ -472,7 +482,10 @@ async function waitFor(trigger: TriggerSpec, since: number, d: ScriptDeps): Prom
 
 /** The scenario's LLM rules as a deterministic `llm.LLM`. */
 function scriptedLlm(scenario: Scenario, state: ScriptState): ScriptedLLM {
-  const rules = scenario.llm.map((r) => ({ ...r, re: r.match ? new RegExp(r.match, 'i') : undefined }));
+  const rules = scenario.llm.map((r) => ({
+    ...r,
+    re: r.match ? new RegExp(r.match, 'i') : undefined,
+  }));
   return new ScriptedLLM((turn): ScriptedReply | undefined => {
     if (turn.toolOutput) return undefined; // tools already said what was needed
     const agent = state.currentAgent();
@@ -537,7 +550,12 @@ async function callerAudio(line: CallerLineSpec, baseDir: string): Promise<Int16
   return out;
 }
 
-function lineNoise(kind: NoiseKind, snrDb: number, speechRms: number, seedText: string): Int16Array {
+function lineNoise(
+  kind: NoiseKind,
+  snrDb: number,
+  speechRms: number,
+  seedText: string,
+): Int16Array {
   const n = noise(kind, PHONE_SAMPLE_RATE * 10, seedOf(seedText));
   const gain = speechRms / 10 ** (snrDb / 20);
   return Int16Array.from(n, (x) => Math.max(-32768, Math.min(32767, Math.round(x * gain))));
@@ -572,7 +590,6 @@ function localTurnDetector(): (() => inference.TurnDetector) | undefined {
 
 /** Did the agent do what each line expected? Read from when agent audio actually played. */
 function checkExpectations(
-  scenario: Scenario,
   timeline: SimTimelineEntry[],
   playing: ReturnType<SimAudioOutput['playingIntervals']>,
 ): SimResult['checks'] {
@@ -585,7 +602,11 @@ function checkExpectations(
     let ok: boolean;
     let verdict: string;
     if (line.expect === 'ignore') {
-      const stopped = over && over.end !== 'finish' && over.end !== 'open' && over.endMs < line.endT + INTERRUPT_DEADLINE_MS;
+      const stopped =
+        over &&
+        over.end !== 'finish' &&
+        over.end !== 'open' &&
+        over.endMs < line.endT + INTERRUPT_DEADLINE_MS;
       ok = !!over && !stopped;
       verdict = !over
         ? 'agent was not speaking'
@@ -593,7 +614,8 @@ function checkExpectations(
           ? 'ignored: the agent kept talking'
           : `agent audio stopped ${Math.round(over.endMs - line.t)} ms after onset`;
     } else {
-      const stopMs = over && over.end !== 'finish' && over.end !== 'open' ? over.endMs - line.t : undefined;
+      const stopMs =
+        over && over.end !== 'finish' && over.end !== 'open' ? over.endMs - line.t : undefined;
       ok = stopMs !== undefined && stopMs <= INTERRUPT_DEADLINE_MS;
       verdict =
         stopMs === undefined
@@ -605,7 +627,11 @@ function checkExpectations(
   });
 }
 
-function writeOutputs(outDir: string, scenario: Scenario, r: SimResult): { wav: string; json: string } {
+function writeOutputs(
+  outDir: string,
+  scenario: Scenario,
+  r: SimResult,
+): { wav: string; json: string } {
   mkdirSync(outDir, { recursive: true });
   const wav = join(outDir, 'call.wav');
   const json = join(outDir, 'timeline.json');

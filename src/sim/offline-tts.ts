@@ -11,9 +11,9 @@
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import type { ESpeakNGWorker } from '@echogarden/espeak-ng-emscripten';
 import { type APIConnectOptions, shortuuid, tts } from '@livekit/agents';
 import { AudioFrame, AudioResampler, AudioResamplerQuality } from '@livekit/rtc-node';
-import type { ESpeakNGWorker } from '@echogarden/espeak-ng-emscripten';
 
 export interface OfflineVoice {
   /** eSpeak voice with optional variant: `en-us`, `en-us+f3`, `en-gb+m3`. */

@@ -1,6 +1,7 @@
 /** Settings of the telephony layer (src/telephony): audio, interruptions, DTMF, transfers. */
 import { int, list, num, oneOf, str } from '../core/settings-schema.js';
 import { defaultSoftAckOptions, interruptionPolicies } from './interruption/options.js';
+import { noiseSuppressionModes } from './noise/suppressor.js';
 
 const softAck = defaultSoftAckOptions;
 
@@ -39,7 +40,7 @@ export const telephonySettings = {
     min: 0,
   }),
   INTERRUPT_ONSET_GRACE_MS: int({
-    doc: 'Words first heard this long (ms) after the agent stopped still count as said over it',
+    doc: 'Caller voice detected this long (ms) after the agent stopped still counts as said over it',
     default: softAck.onsetGraceMs,
     min: 0,
   }),
@@ -49,13 +50,13 @@ export const telephonySettings = {
     min: 0,
   }),
   // ── noise suppression (src/telephony/noise; figures: npm run bench:noise) ──
-  NOISE_SUPPRESSION: oneOf(['speex', 'rnnoise', 'off', 'livekit-cloud'] as const, {
+  NOISE_SUPPRESSION: oneOf(noiseSuppressionModes, {
     doc: "Caller line-noise suppression before VAD/STT: speex (cheap, default), rnnoise, off, or livekit-cloud (LiveKit Cloud's telephony filter; needs @livekit/noise-cancellation-node installed)",
     default: 'speex',
   }),
   NOISE_SUPPRESSION_MAX_DB: int({
     doc: 'speex: maximum attenuation of noise in dB',
-    default: 30,
+    default: 40,
     min: 1,
     max: 60,
   }),

@@ -12,9 +12,9 @@ import { createLogger } from '../core/logger.js';
 import { resolveSoftAckOptions } from '../telephony/interruption/index.js';
 import { runCallJob } from './call-job.js';
 import { createCallReporter } from './call-report.js';
-import { RoomTransport } from './room-transport.js';
-import { createPhoneSessionFactory } from './session.js';
 import { loadNoiseFactory } from './noise-backend.js';
+import { RoomTransport } from './room-transport.js';
+import { createPhoneSessionFactory, warmUpVad } from './session.js';
 
 type ProcessData = {
   job: Awaited<ReturnType<typeof prepareProcess>>;
@@ -27,6 +27,7 @@ async function prepareProcess() {
   const codeTools = defaultCodeTools();
   const agents = loadAgentsFile(config.AGENTS_CONFIG, { codeToolNames: codeTools.names() });
   const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseFactory()]);
+  await warmUpVad(vad);
   const createSession = createPhoneSessionFactory({
     agents,
     codeTools,

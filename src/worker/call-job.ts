@@ -16,7 +16,7 @@ import { voice } from '@livekit/agents';
 import type { AudioFrame, FrameProcessor } from '@livekit/rtc-node';
 import type { AgentsConfig } from '../agents/agents-file.js';
 import type { Logger } from '../core/logger.js';
-import { type CallContext, buildCallContext } from '../telephony/call-context.js';
+import { buildCallContext, type CallContext } from '../telephony/call-context.js';
 import { route } from '../telephony/routing.js';
 import { type CallEnd, CallMetrics, type CallSummary } from './call-metrics.js';
 import type { CallReporter } from './call-report.js';
@@ -218,7 +218,9 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
           }),
         ),
         sessionClosed.then((ev) => endOfSession(ev, session)),
-        transport.closed.then((reason): CallEnd => ({ outcome: 'completed', endedBy: 'system', reason })),
+        transport.closed.then(
+          (reason): CallEnd => ({ outcome: 'completed', endedBy: 'system', reason }),
+        ),
         delay(maxDurationMs, stop.signal).then(
           (): CallEnd => ({ outcome: 'max-duration', endedBy: 'system' }),
         ),
@@ -234,14 +236,14 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
 
   // 5. Close the session first: it commits what the agent was saying when the call ended.
   if (parts) {
-    await parts.session.close().catch((err: Error) =>
-      log.warn({ err: err.message }, 'session close failed'),
-    );
+    await parts.session
+      .close()
+      .catch((err: Error) => log.warn({ err: err.message }, 'session close failed'));
   }
   const summary = metrics.end(end);
-  await transport.hangUp(end.outcome).catch((err: Error) =>
-    log.warn({ err: err.message }, 'hang-up failed'),
-  );
+  await transport
+    .hangUp(end.outcome)
+    .catch((err: Error) => log.warn({ err: err.message }, 'hang-up failed'));
   await parts?.dispose().catch(() => undefined);
   return report(summary);
 
@@ -315,15 +317,17 @@ function transferredTo(session: voice.AgentSession): string | undefined {
 
 function endOfSession(ev: voice.CloseEvent, session: voice.AgentSession): CallEnd {
   const reason = String(ev.reason);
-  if (ev.error) return { outcome: 'error', endedBy: 'system', reason: `${ev.error.type}: ${reason}` };
+  if (ev.error)
+    return { outcome: 'error', endedBy: 'system', reason: `${ev.error.type}: ${reason}` };
   if (transferredTo(session)) return { outcome: 'transferred', endedBy: 'agent', reason };
   switch (reason) {
     case 'participant_disconnected':
       return { outcome: 'completed', endedBy: 'caller', reason };
-    case 'user_initiated': // an end-call tool shut the session down
-      return { outcome: 'completed', endedBy: 'agent', reason };
-    default:
+    case 'job_shutdown':
       return { outcome: 'completed', endedBy: 'system', reason };
+    default:
+      // `user_initiated` or a tool's own reason (end-call, warm transfer): the agent ended it.
+      return { outcome: 'completed', endedBy: 'agent', reason };
   }
 }
 

@@ -11,12 +11,7 @@
  *   (it is the only component that knows a sound was judged a backchannel).
  * - Handoffs: agent-handoff items in the conversation.
  */
-import {
-  type llm,
-  type metrics as lkMetrics,
-  type voice,
-  voice as voiceNs,
-} from '@livekit/agents';
+import { type metrics as lkMetrics, type llm, type voice, voice as voiceNs } from '@livekit/agents';
 import type { CallDirection } from '../telephony/call-context.js';
 
 const Ev = voiceNs.AgentSessionEventTypes;
@@ -298,7 +293,9 @@ type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : n
 export function latencyStats(values: readonly number[]): LatencyStats {
   const sorted = [...values].sort((a, b) => a - b);
   const pick = (q: number) =>
-    sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? null) : null;
+    sorted.length
+      ? (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? null)
+      : null;
   return {
     count: sorted.length,
     p50: pick(0.5),

@@ -80,9 +80,7 @@ export function createCallReporter(options: CallReporterOptions): CallReporter {
         log.info({ callId, type, data }, 'call event (API_URL unset: not reported)');
         return;
       }
-      const p = send(callId, type, JSON.stringify({ type, data })).finally(() =>
-        pending.delete(p),
-      );
+      const p = send(callId, type, JSON.stringify({ type, data })).finally(() => pending.delete(p));
       pending.add(p);
     },
     async flush(timeoutMs = 10_000) {

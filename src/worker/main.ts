@@ -11,10 +11,26 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AgentServer, cli, type JobRequest, ServerOptions } from '@livekit/agents';
+import { loadAgentsFile } from '../agents/agents-file.js';
+import { defaultCodeTools } from '../agents/code-tools.js';
 import { loadConfig } from '../core/config.js';
+import { isCatalogError } from '../core/errors.js';
 import { hasRoomForCall, LOAD_THRESHOLD, workerLoad } from './load.js';
 
-const config = loadConfig({ role: 'worker' });
+/** Settings and the agents file are checked here, so a mistake stops the worker with one line. */
+function checkedConfig() {
+  try {
+    const c = loadConfig({ role: 'worker' });
+    loadAgentsFile(c.AGENTS_CONFIG, { codeToolNames: defaultCodeTools().names() });
+    return c;
+  } catch (err) {
+    if (!isCatalogError(err)) throw err;
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+}
+
+const config = checkedConfig();
 
 // The job file sits beside this one, .ts under tsx and .js when built.
 const agentFile = fileURLToPath(new URL(`./agent${extname(import.meta.url)}`, import.meta.url));

@@ -7,10 +7,7 @@
 import { ReadableStream } from 'node:stream/web';
 import { voice } from '@livekit/agents';
 import { AudioFrame, FrameProcessor } from '@livekit/rtc-node';
-import type {
-  NoiseSuppressor,
-  NoiseSuppressorFactory,
-} from '../telephony/noise/suppressor.js';
+import type { NoiseSuppressor, NoiseSuppressorFactory } from '../telephony/noise/suppressor.js';
 
 /** One call's suppressor as a frame processor; the suppressor is made for the first frame's rate. */
 export class NoiseFrameProcessor extends FrameProcessor<AudioFrame> {

@@ -12,7 +12,8 @@
  * - Noise: the call's noise suppressor (src/telephony/noise) as a frame processor on the caller's
  *   audio, before VAD and STT; the transport puts it in the input path.
  */
-import { type llm, type stt, type tts, type VAD, voice } from '@livekit/agents';
+import { type llm, type stt, type tts, type VAD, VADEventType, voice } from '@livekit/agents';
+import { AudioFrame } from '@livekit/rtc-node';
 import type { AgentSpec, AgentsConfig } from '../agents/agents-file.js';
 import type { CodeToolRegistry } from '../agents/code-tools.js';
 import { type AgentModels, createAgentFactory } from '../agents/phone-agent.js';
@@ -26,8 +27,8 @@ import {
   withInterruptionOptions,
 } from '../telephony/interruption/index.js';
 import type { NoiseSuppressorFactory } from '../telephony/noise/suppressor.js';
-import type { CallMetrics } from './call-metrics.js';
 import type { CallSessionFactory, CallSessionParts } from './call-job.js';
+import type { CallMetrics } from './call-metrics.js';
 import { NoiseFrameProcessor } from './noise-input.js';
 
 type TurnDetection = NonNullable<
@@ -119,6 +120,29 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
     };
     return parts;
   };
+}
+
+/**
+ * Runs the VAD over a second of quiet audio, so a call's first frames do not pay for the model's
+ * first inferences and the code's first compilation (~0.4 s late otherwise). Prewarm only.
+ */
+export async function warmUpVad(vad: VAD, sampleRate = 8000): Promise<void> {
+  const stream = vad.stream();
+  const per = sampleRate / 50; // 20 ms frames
+  for (let i = 0; i < 50; i++) {
+    const data = new Int16Array(per);
+    for (let k = 0; k < per; k++) data[k] = (((i * per + k) * 7919) % 61) - 30; // faint hiss
+    stream.pushFrame(new AudioFrame(data, sampleRate, 1, per));
+  }
+  const timeout = setTimeout(() => stream.close(), 5000);
+  try {
+    for await (const ev of stream) {
+      if (ev.type === VADEventType.INFERENCE_DONE && ev.samplesIndex >= sampleRate * 0.9) break;
+    }
+  } finally {
+    clearTimeout(timeout);
+    stream.close();
+  }
 }
 
 /** A backchannel the policy kept the agent talking over counts once, on its final transcript. */

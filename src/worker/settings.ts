@@ -36,11 +36,11 @@ export const workerSettings = {
     min: 5,
   }),
   API_URL: url({
-    doc: 'Base URL of this service\'s API; the worker POSTs call events and summaries to /v1/calls/:id/events (unset = summaries are only logged)',
+    doc: "Base URL of this service's API; the worker POSTs call events and summaries to /v1/calls/:id/events (unset = summaries are only logged)",
     protocols: ['http', 'https'],
   }),
   API_TOKEN: str({
-    doc: 'Bearer token the worker sends to API_URL (one of the API\'s API_KEYS)',
+    doc: "Bearer token the worker sends to API_URL (one of the API's API_KEYS)",
     secret: true,
   }),
 } as const;

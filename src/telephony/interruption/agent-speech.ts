@@ -12,6 +12,10 @@ import { voice } from '@livekit/agents';
 import { normalize } from './classifier.js';
 
 const MAX_AGENT_TOKENS = 300;
+/** A VAD onset older than this (and speech over) is not the onset of a new transcript. */
+const ONSET_MAX_AGE_MS = 3000;
+/** Typical delay of a streaming STT's first interim after the voice starts. */
+const TRANSCRIPT_DELAY_MS = 300;
 
 type TextOutput = NonNullable<voice.AgentSession['output']['transcription']>;
 
@@ -50,9 +54,11 @@ export class AgentSpeechTracker {
   private quietSince = 0; // Date.now() when the last speech ended (0: never spoke)
   private tokens: string[] = [];
   private partial = ''; // text since the last whitespace (words arrive in pieces)
-  private userStart: { at: number; agentSpeaking: boolean } | undefined;
+  /** Last VAD onset of the caller, and how long the agent had been quiet then (0: speaking). */
+  private userStart: { at: number; quietMs: number } | undefined;
   private readonly offs: Array<() => void> = [];
   private tap: TextOutput | undefined;
+  private seenHandle = false;
 
   constructor(
     private readonly session: voice.AgentSession,
@@ -61,7 +67,8 @@ export class AgentSpeechTracker {
     const onSpeech = (ev: voice.SpeechCreatedEvent) => this.track(ev.speechHandle);
     const onUser = (ev: voice.UserStateChangedEvent) => {
       if (ev.newState === 'speaking') {
-        this.userStart = { at: Date.now(), agentSpeaking: this.speaking };
+        const at = Date.now();
+        this.userStart = { at, quietMs: this.quietForMs(at) };
       }
     };
     session.on(voice.AgentSessionEventTypes.SpeechCreated, onSpeech);
@@ -76,24 +83,30 @@ export class AgentSpeechTracker {
   /** A speech of the agent is under way (queued speech counts: its audio is coming). */
   get speaking(): boolean {
     for (const h of this.active) if (!h.done() && !h.interrupted) return true;
+    // Attached after a speech began (e.g. the greeting of onEnter): fall back on the state.
+    if (!this.seenHandle) return ['speaking', 'thinking'].includes(this.session.agentState);
     return false;
   }
 
-  /** Milliseconds since the agent last stopped (Infinity while speaking or if it never spoke). */
-  quietForMs(now = Date.now()): number {
-    if (this.speaking || this.quietSince === 0) return this.speaking ? 0 : Number.POSITIVE_INFINITY;
-    return now - this.quietSince;
+  /** Milliseconds the agent had been quiet at `at` (0 while speaking; Infinity if it never spoke). */
+  quietForMs(at = Date.now()): number {
+    if (this.speaking) return 0;
+    if (this.quietSince === 0) return Number.POSITIVE_INFINITY;
+    return Math.max(0, at - this.quietSince);
   }
 
   /**
    * Was the agent speaking when this utterance began? Its first transcript comes a few hundred
-   * ms after the voice started, so look at the VAD onset if recent, else allow `graceMs`.
+   * ms after the voice did, so judge at the VAD onset (`user_state_changed` → speaking), which
+   * itself lags the sound by up to `graceMs`. Without a recent onset, judge now with that lag
+   * plus the usual transcript delay.
    */
   speakingAtOnset(graceMs: number, now = Date.now()): boolean {
-    if (this.speaking) return true;
     const u = this.userStart;
-    if (u && now - u.at <= graceMs + 3000 && u.agentSpeaking) return true;
-    return this.quietForMs(now) <= graceMs;
+    if (u && (this.session.userState === 'speaking' || now - u.at <= ONSET_MAX_AGE_MS)) {
+      return u.quietMs <= graceMs;
+    }
+    return this.speaking || this.quietForMs(now) <= graceMs + TRANSCRIPT_DELAY_MS;
   }
 
   /** Normalised words the agent is saying or said within the echo tail, oldest first. */
@@ -128,6 +141,7 @@ export class AgentSpeechTracker {
       this.partial = '';
     }
     this.active.add(handle);
+    this.seenHandle = true;
     handle.addDoneCallback(() => {
       this.active.delete(handle);
       if (!this.speaking) this.quietSince = Date.now();

@@ -75,6 +75,11 @@ function fold(token: string): string[] {
   if (/^al+right$/.test(token)) return ['alright'];
   if (/^u+h+$/.test(token)) return ['uh'];
   if (/^u+m+$/.test(token)) return ['um'];
+  if (/^a+h+$/.test(token)) return ['ah'];
+  if (/^o+h+$/.test(token)) return ['oh'];
+  if (/^h+u+h+$/.test(token)) return ['huh'];
+  if (/^y+e+s+$/.test(token)) return ['yes'];
+  if (/^n+o+$/.test(token)) return ['no'];
   // Drawn-out words ("riiight", "okaaay", "sooo"): squeeze letters repeated 3+ times.
   if (/(\p{L})\1\1/u.test(token)) return fold(token.replace(/(\p{L})\1{2,}/gu, '$1'));
   return [token];

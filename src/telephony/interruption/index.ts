@@ -8,8 +8,8 @@
  *     ...,
  *     ...interruptionSessionOptions(opts),   // { turnHandling: { interruption }, aecWarmupDuration }
  *   });                                      // (merge turnHandling with yours: see withInterruptionOptions)
+ *   attachInterruptionPolicy(session, opts, { onDecision });        // before start (sees the greeting)
  *   await session.start({ agent, room });
- *   attachInterruptionPolicy(session, opts, { onDecision });        // after start (taps output)
  *
  * and every PhoneAgent passes its STT events through `interruptionSpeechFilter(overrides)`
  * (the `speechFilter` seam of src/agents/phone-agent.ts: `(events, agent) => events`).

@@ -19,12 +19,12 @@ export interface SoftAckOptions {
   policy: InterruptionPolicyName;
   lexicon: LexiconOptions;
   echo: EchoOptions;
-  /**
-   * How long after the agent stops talking its words still count as echo, and an utterance
-   * whose first words arrive that soon is still judged as said over the agent (its onset was
-   * earlier than its first transcript).
-   */
+  /** How long after the agent stops talking its words still count as echo. */
   echoTailMs: number;
+  /**
+   * The caller's voice (VAD onset) that starts at most this long after the agent stopped is
+   * still "over the agent": the VAD reports speech 50–200 ms after it begins.
+   */
   onsetGraceMs: number;
   /**
    * Speech (VAD) needed before the framework's own audio path may act on words we let
@@ -38,7 +38,7 @@ export const defaultSoftAckOptions = {
   lexicon: defaultLexicon,
   echo: defaultEchoOptions,
   echoTailMs: 1500,
-  onsetGraceMs: 400,
+  onsetGraceMs: 200,
   minInterruptionMs: 200,
 } as const satisfies SoftAckOptions;
 

@@ -3,17 +3,17 @@
  * the session's VAD and STT hear it. `NOISE_SUPPRESSION` picks the backend; `npm run
  * bench:noise` measures them (SNR gain and CPU per call).
  *
- * Wiring (src/worker/session.ts), one call = one processor:
+ * Wiring (the worker's session builder): load once per process, then one processor per call.
  *
- *   // real room: the caller's AudioStream runs the processor on every frame
- *   const noiseCancellation = await roomNoiseCancellation(config, logger);
- *   await session.start({ agent, room: ctx.room,
- *     inputOptions: { audioSampleRate: 8000, noiseCancellation, ... } });
+ *   const noise = await loadNoiseSuppression(config, logger);     // prewarm / worker start
+ *   // real room: the caller's AudioStream runs the processor on every frame, before VAD/STT
+ *   const noiseCancellation = noise.forRoom();
+ *   await session.start({ agent, room: ctx.room, inputOptions: {
+ *     audioSampleRate: 8000, ...(noiseCancellation ? { noiseCancellation } : {}), ... } });
+ *   // any other voice.AudioInput (the simulator's): wrap it before session.start()
+ *   session.input.audio = noise.wrapInput(simInput);
  *
- *   // any other voice.AudioInput (simulator, tests): wrap it before session.start()
- *   session.input.audio = await withNoiseSuppression(simInput, config, logger);
- *
- * The room input closes the processor when the session closes; the wrapper closes it in close().
+ * RoomIO closes the processor when the session closes; the wrapper closes it in close().
  */
 import type { voice } from '@livekit/agents';
 import type { NoiseCancellationOptions } from '@livekit/rtc-node';
@@ -25,6 +25,7 @@ import { loadLiveKitCloudFilter } from './livekit-cloud.js';
 import { loadRnnoiseFactory } from './rnnoise.js';
 import { loadSpeexFactory } from './speex.js';
 import {
+  type NoiseSuppressionMode,
   type NoiseSuppressor,
   type NoiseSuppressorFactory,
   passThroughFactory,
@@ -32,10 +33,13 @@ import {
 
 export { NoiseSuppressedAudioInput } from './audio-input.js';
 export { NoiseSuppressionProcessor } from './frame-processor.js';
-export type { LocalNoiseBackend, NoiseSuppressor, NoiseSuppressorFactory } from './suppressor.js';
-
-export const noiseSuppressionModes = ['speex', 'rnnoise', 'off', 'livekit-cloud'] as const;
-export type NoiseSuppressionMode = (typeof noiseSuppressionModes)[number];
+export {
+  type LocalNoiseBackend,
+  type NoiseSuppressionMode,
+  type NoiseSuppressor,
+  type NoiseSuppressorFactory,
+  noiseSuppressionModes,
+} from './suppressor.js';
 
 export type NoiseSuppressionSettings = Pick<
   Config,
@@ -68,39 +72,43 @@ export async function createNoiseSuppressor(
   return (await loadNoiseSuppressorFactory(settings)).create(sampleRate);
 }
 
-/**
- * The value for `RoomInputOptions.noiseCancellation` of one call: our processor (speex,
- * rnnoise), LiveKit Cloud's telephony filter (livekit-cloud), or undefined (off).
- */
-export async function roomNoiseCancellation(
-  settings: NoiseSuppressionSettings,
-  logger?: Logger,
-): Promise<NoiseSuppressionProcessor | NoiseCancellationOptions | undefined> {
-  if (settings.NOISE_SUPPRESSION === 'off') return undefined;
-  if (settings.NOISE_SUPPRESSION === 'livekit-cloud') return loadLiveKitCloudFilter();
-  return new NoiseSuppressionProcessor(await loadNoiseSuppressorFactory(settings), (reason) =>
-    logger?.warn({ backend: settings.NOISE_SUPPRESSION }, `noise suppression: ${reason}`),
-  );
+/** The process's noise suppression, its library loaded; hands out per-call pieces. */
+export interface NoiseSuppression {
+  readonly mode: NoiseSuppressionMode;
+  /**
+   * `RoomInputOptions.noiseCancellation` for ONE call: a fresh processor (speex, rnnoise),
+   * LiveKit Cloud's telephony filter options (livekit-cloud), or undefined (off).
+   */
+  forRoom(): NoiseSuppressionProcessor | NoiseCancellationOptions | undefined;
+  /**
+   * ONE call's non-room audio input (the simulator's) with the local suppressor in front.
+   * `off` and `livekit-cloud` (a filter that only exists on LiveKit Cloud room tracks) return
+   * the input itself.
+   */
+  wrapInput(input: voice.AudioInput): voice.AudioInput;
 }
 
 /**
- * Wraps a non-room audio input with the local suppressor. `off` returns the input itself, and
- * so does `livekit-cloud` (that filter only exists on a LiveKit Cloud room's track).
+ * Loads the configured backend once per process. For livekit-cloud this fails at start-up
+ * (PA_ERR_NOISE_SUPPRESSION_UNAVAILABLE) when its optional package is missing.
  */
-export async function withNoiseSuppression(
-  input: voice.AudioInput,
+export async function loadNoiseSuppression(
   settings: NoiseSuppressionSettings,
   logger?: Logger,
-): Promise<voice.AudioInput> {
-  if (settings.NOISE_SUPPRESSION === 'off') return input;
-  if (settings.NOISE_SUPPRESSION === 'livekit-cloud') {
-    logger?.info('noise suppression: livekit-cloud applies to room audio only; input left as is');
-    return input;
-  }
-  const processor = new NoiseSuppressionProcessor(
-    await loadNoiseSuppressorFactory(settings),
-    (reason) =>
-      logger?.warn({ backend: settings.NOISE_SUPPRESSION }, `noise suppression: ${reason}`),
-  );
-  return new NoiseSuppressedAudioInput(input, processor);
+): Promise<NoiseSuppression> {
+  const mode = settings.NOISE_SUPPRESSION;
+  const cloud = mode === 'livekit-cloud' ? await loadLiveKitCloudFilter() : undefined;
+  const factory = await loadNoiseSuppressorFactory(settings);
+  const processor = () =>
+    new NoiseSuppressionProcessor(factory, (reason) =>
+      logger?.warn({ backend: mode }, `noise suppression: ${reason}`),
+    );
+  return {
+    mode,
+    forRoom: () => (mode === 'off' ? undefined : (cloud ?? processor())),
+    wrapInput: (input) =>
+      mode === 'off' || mode === 'livekit-cloud'
+        ? input
+        : new NoiseSuppressedAudioInput(input, processor()),
+  };
 }

@@ -3,6 +3,10 @@
  * library with a fixed block size take frames of any length.
  */
 
+/** The NOISE_SUPPRESSION values (livekit-cloud: LiveKit Cloud's filter, applied in the room). */
+export const noiseSuppressionModes = ['speex', 'rnnoise', 'off', 'livekit-cloud'] as const;
+export type NoiseSuppressionMode = (typeof noiseSuppressionModes)[number];
+
 /** Backends that run in this process (LiveKit Cloud's filter runs in the room, not here). */
 export type LocalNoiseBackend = 'speex' | 'rnnoise' | 'off';
 
@@ -71,13 +75,15 @@ export class SampleQueue {
 /**
  * Runs a fixed-size, in-place block function over frames of any length and returns exactly as
  * many samples as it was given. When frames are a multiple of the block size nothing is
- * buffered (no added latency); otherwise the output starts with the zeros needed to keep the
- * stream continuous, i.e. latency grows once by at most one block and then stays constant.
+ * buffered (no added latency). Otherwise the first call primes the output with the latency this
+ * frame size needs (block − gcd(frame, block) samples, e.g. 240 for 10 ms frames and 32 ms
+ * blocks at 8 kHz), so a steady stream never runs short later, which would insert a gap.
  */
 export class BlockRunner {
   readonly #input = new SampleQueue();
   readonly #output = new SampleQueue();
   readonly #block: Int16Array;
+  #primed = false;
 
   constructor(
     blockSize: number,
@@ -87,8 +93,12 @@ export class BlockRunner {
   }
 
   process(frame: Int16Array): Int16Array {
-    this.#input.push(frame);
     const size = this.#block.length;
+    if (!this.#primed && frame.length > 0) {
+      this.#primed = true;
+      this.#output.push(new Int16Array(size - gcd(frame.length, size)));
+    }
+    this.#input.push(frame);
     while (this.#input.length >= size) {
       this.#input.shiftInto(size, this.#block);
       this.runBlock(this.#block);
@@ -98,9 +108,15 @@ export class BlockRunner {
   }
 }
 
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
 /**
  * Takes `n` samples from `queue`; when it holds fewer, the missing samples are zeros at the
  * front (start-up latency of a resampler or block buffer), which keeps output length = input.
+ * The latency then stays that much larger, so a stream runs short only while it starts up (or
+ * if its frame size changes).
  */
 export function takeOrPad(queue: SampleQueue, n: number): Int16Array {
   const out = new Int16Array(n);
