@@ -4,7 +4,8 @@
  * together, then one call through the product's call job and session. Reports CPU, RSS and how
  * late the VAD processed the caller's audio. Started by bench/calls.ts.
  */
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { initializeLogger, VADEventType } from '@livekit/agents';
 import { loadVAD } from '../src/agents/providers.js';
 import { loadConfig } from '../src/core/config.js';
@@ -12,7 +13,7 @@ import { createLogger } from '../src/core/logger.js';
 import { loadScenario, simulateCall } from '../src/sim/call-simulator.js';
 import type { SimClock } from '../src/sim/clock.js';
 import { SyntheticTTS } from '../src/sim/synthetic-tts.js';
-import { loadNoiseFactory } from '../src/worker/noise-backend.js';
+import { loadNoiseSuppression } from '../src/telephony/noise/index.js';
 import { warmUpVad } from '../src/worker/session.js';
 
 export interface CallProcessReport {
@@ -22,13 +23,26 @@ export interface CallProcessReport {
   cpuMs: number;
   rssPrewarmMb: number;
   rssPeakMb: number;
+  /** Proportional set size at the RSS peak: shared library pages split among the processes. */
+  pssPeakMb: number;
   /** How long after its audio was due each VAD window finished (ms). */
   vadLateMs: { p50: number; p99: number; max: number; count: number };
   loopLagMaxMs: number;
   checksOk: boolean;
 }
 
-const scenarioPath = resolve(import.meta.dirname, 'call-scenario.json');
+// Given by bench/calls.ts, so the compiled copy of this file finds the scenario too.
+const scenarioPath = resolve(process.argv[2] ?? resolve(import.meta.dirname, 'call-scenario.json'));
+
+/** Linux only: Pss of this process in MB (NaN elsewhere). */
+function pssMb(): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    return m ? Number(m[1]) / 1000 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 async function main(): Promise<CallProcessReport> {
   process.env.LOG_LEVEL = 'error';
@@ -36,7 +50,7 @@ async function main(): Promise<CallProcessReport> {
   initializeLogger({ pretty: false, level: 'fatal' });
   const log = createLogger(config);
   const scenario = loadScenario(scenarioPath);
-  const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseFactory()]);
+  const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseSuppression(config, log)]);
   await warmUpVad(vad);
   const rssPrewarmMb = process.memoryUsage().rss / 1e6;
 
@@ -62,14 +76,19 @@ async function main(): Promise<CallProcessReport> {
   await new Promise<void>((go) => process.once('message', () => go()));
 
   let rssPeak = process.memoryUsage().rss;
+  let pssPeak = pssMb();
   const sampler = setInterval(() => {
-    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+    const rss = process.memoryUsage().rss;
+    if (rss > rssPeak) {
+      rssPeak = rss;
+      pssPeak = pssMb();
+    }
   }, 250);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const result = await simulateCall({
     scenario,
-    baseDir: resolve(import.meta.dirname),
+    baseDir: dirname(scenarioPath),
     config,
     log,
     vad,
@@ -92,6 +111,7 @@ async function main(): Promise<CallProcessReport> {
     cpuMs: (cpu.user + cpu.system) / 1000,
     rssPrewarmMb,
     rssPeakMb: rssPeak / 1e6,
+    pssPeakMb: pssPeak,
     vadLateMs: {
       p50: q(0.5),
       p99: q(0.99),

@@ -18,14 +18,19 @@ import { parseArgs } from 'node:util';
 import type { CallProcessReport } from './call-process.js';
 
 const REALTIME_LATE_MS = 100;
-const child = resolve(import.meta.dirname, 'call-process.ts');
+// Job processes run compiled JavaScript, as in the image (tsx adds ~70 MB per process):
+// `npm run bench:calls` compiles src/ and bench/ to dist-bench/ first. Under tsx (direct
+// `tsx bench/calls.ts`) the children run under tsx too.
+const compiled = import.meta.url.endsWith('.js');
+const child = resolve(import.meta.dirname, compiled ? 'call-process.js' : 'call-process.ts');
+const scenario = resolve(import.meta.dirname, compiled ? '../../bench' : '.', 'call-scenario.json');
 
 interface Round {
   n: number;
   realtime: boolean;
   failures: number;
   cpuPctPerCall: { mean: number; max: number };
-  rssMb: { prewarm: number; peakMedian: number; peakMax: number };
+  rssMb: { prewarm: number; peakMedian: number; peakMax: number; pssMedian: number };
   vadLateMs: { p50: number; p99: number; max: number };
   loopLagMaxMs: number;
   checksOk: number;
@@ -38,8 +43,8 @@ async function runRound(n: number): Promise<Round> {
   const ready: Promise<void>[] = [];
   const done: Promise<CallProcessReport>[] = [];
   for (let i = 0; i < n; i++) {
-    const p = fork(child, [], {
-      execArgv: ['--import', 'tsx'],
+    const p = fork(child, [scenario], {
+      execArgv: compiled ? [] : ['--import', 'tsx'],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: { ...process.env, LOG_LEVEL: 'error' },
     });
@@ -96,6 +101,8 @@ function summarize(n: number, reports: CallProcessReport[], wallS: number): Roun
       prewarm: mean(ok.map((r) => r.rssPrewarmMb)),
       peakMedian: peaks[Math.floor(peaks.length / 2)] ?? Number.NaN,
       peakMax: max(peaks),
+      pssMedian:
+        ok.map((r) => r.pssPeakMb).sort((a, b) => a - b)[Math.floor(ok.length / 2)] ?? Number.NaN,
     },
     vadLateMs: {
       p50: Math.round(mean(ok.map((r) => r.vadLateMs.p50))),
@@ -113,7 +120,7 @@ function printRound(r: Round): void {
   console.log(
     `N=${String(r.n).padStart(3)}  ${r.realtime ? 'real time ' : 'TOO SLOW  '}` +
       `CPU/call ${r.cpuPctPerCall.mean.toFixed(1)}% (max ${r.cpuPctPerCall.max.toFixed(1)}%)  ` +
-      `RSS/call ${f(r.rssMb.peakMedian)} MB (max ${f(r.rssMb.peakMax)}, prewarmed ${f(r.rssMb.prewarm)})  ` +
+      `RSS/call ${f(r.rssMb.peakMedian)} MB (max ${f(r.rssMb.peakMax)}, prewarmed ${f(r.rssMb.prewarm)}, PSS ${f(r.rssMb.pssMedian)})  ` +
       `VAD late p50 ${f(r.vadLateMs.p50)} / p99 ${f(r.vadLateMs.p99)} / max ${f(r.vadLateMs.max)} ms  ` +
       `loop lag max ${f(r.loopLagMaxMs)} ms  expectations ${r.checksOk}/${r.n}` +
       (r.failures ? `  failed ${r.failures}` : '') +

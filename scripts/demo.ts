@@ -21,7 +21,7 @@ import {
   loadScenario,
   simulateCall,
 } from '../src/sim/call-simulator.js';
-import { loadNoiseFactory } from '../src/worker/noise-backend.js';
+import { loadNoiseSuppression } from '../src/telephony/noise/index.js';
 
 const repoRoot = resolve(dirname(new URL(import.meta.url).pathname), '..');
 
@@ -54,7 +54,7 @@ async function main(): Promise<number> {
     `  LLM: ${config.LLM_BASE_URL ? `${config.LLM_MODEL} at ${config.LLM_BASE_URL}` : "the scenario's rules (set LLM_BASE_URL for a real model)"}`,
   );
   console.log('  loading VAD, noise suppression, turn detector and offline voice ...\n');
-  const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseFactory()]);
+  const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseSuppression(config, log)]);
 
   const result = await simulateCall({
     scenario,

@@ -207,6 +207,43 @@ routes:
     ]);
   });
 
+  it('DTMF menus, voicemail policies, warm transfers and extensions', () => {
+    const text = `agents:
+  - name: a
+    instructions: x
+    dtmf: { menu: { "1": billing, "12": sales } }
+    voicemail: { action: hangup, message: Call us back }
+    transfers:
+      - { name: eng, to: "sip:tier2@pbx.example", description: Eng, mode: warm }
+      - { name: desk, to: "tel:+14155550100", description: Desk, extension: "204" }
+      - { name: ops, to: "tel:+14155550101", description: Ops, mode: warm, extension: "w2#" }
+routes:
+  - { default: true, agent: a }
+`;
+    expect(problems(text).message.split('\n').slice(1)).toEqual([
+      'agents.yaml:4:41: agents[0].dtmf.menu.12: "12" is not one keypad key (0-9, * or #)',
+      'agents.yaml:5:43: agents[0].voicemail.message: is only said with action: message',
+      'agents.yaml:7:26: agents[0].transfers[0].to: a warm transfer dials a phone number: use tel:+<E.164 number> (sip: URIs work for cold transfers only)',
+      'agents.yaml:8:77: agents[0].transfers[1].extension: an extension needs mode: warm (a cold transfer cannot press keys after the answer)',
+    ]);
+    // Keypad keys only in an extension (checked by the schema, before the cross-checks).
+    expect(problems(text.replace('"w2#"', '"2x"')).message).toMatch(
+      /agents\[0\]\.transfers\[2\]\.extension: must be keypad keys 0-9, \* or #, w for a half-second pause/,
+    );
+    const ok = parseAgentsFile(
+      text
+        .replace('"12": sales', '"2": sales')
+        .replace(', message: Call us back', '')
+        .replace('sip:tier2@pbx.example', 'tel:+14155550102')
+        .replace(', extension: "204"', ''),
+      'agents.yaml',
+    );
+    const a = ok.agents.get('a')!;
+    expect(a.dtmf?.menu).toEqual({ '1': 'billing', '2': 'sales' });
+    expect(a.voicemail).toEqual({ action: 'hangup' });
+    expect(a.transfers?.[2]).toMatchObject({ mode: 'warm', extension: 'w2#' });
+  });
+
   it('an HMAC secret variable that is not set fails at start-up, not during a call', () => {
     try {
       parseAgentsFile(valid, 'agents.yaml', { env: {}, codeToolNames });

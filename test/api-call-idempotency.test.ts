@@ -174,7 +174,7 @@ describe('POST /v1/calls with Idempotency-Key', () => {
   });
   afterAll(() => lk.close());
 
-  const body = { to: NUMBERS.answers, agent: { name: 'phone-agent' }, metadata: { order: '42' } };
+  const body = { to: NUMBERS.answers, agent: { name: 'receptionist' }, metadata: { order: '42' } };
 
   for (const storeKind of ['memory', 'redis'] as const) {
     it(`${storeKind}: 50 concurrent identical requests dial once and all get the same call`, async () => {
@@ -202,7 +202,11 @@ describe('POST /v1/calls with Idempotency-Key', () => {
         method: 'POST',
         url: '/v1/calls',
         headers: { ...auth, 'idempotency-key': key },
-        payload: { metadata: { order: '42' }, agent: { name: 'phone-agent' }, to: NUMBERS.answers },
+        payload: {
+          metadata: { order: '42' },
+          agent: { name: 'receptionist' },
+          to: NUMBERS.answers,
+        },
       });
       expect(later.statusCode).toBe(201);
       expect(later.json().id).toBe([...ids][0]);

@@ -1,7 +1,9 @@
 /**
  * /v1/dispatch-rules against the LiveKit stand-in, over real sockets: the rule's agent becomes
- * roomConfig.agents, so an inbound call the rule matches gets that agent dispatched.
+ * roomConfig.agents, so an inbound call the rule matches gets the worker pool (AGENT_NAME)
+ * dispatched with the agent's name and metadata as job metadata.
  */
+import { RoomAgentDispatch, RoomConfiguration, SipClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type ApiResponse,
@@ -15,9 +17,13 @@ let api: SipApi;
 let trunkId: string;
 const DIALED = '+14155550123';
 const CALLER = '+12125550100';
+/** The worker pool's LiveKit agent name (AGENT_NAME): what every dispatch must name. */
+const POOL = 'acme-pool';
+/** The dispatch metadata the worker reads as job metadata. */
+const job = (agent: string, metadata: object = {}) => JSON.stringify({ agent, metadata });
 
 beforeAll(async () => {
-  api = await startSipApi();
+  api = await startSipApi({ AGENT_NAME: POOL });
 });
 afterAll(() => api.close());
 beforeEach(async () => {
@@ -34,14 +40,14 @@ function expectProblem(res: ApiResponse, status: number, code: string) {
 }
 
 describe('creating dispatch rules', () => {
-  it('turns agent into roomConfig.agents, and a matching call dispatches that agent', async () => {
+  it('turns agent into roomConfig.agents: the worker pool, with the agent in the metadata', async () => {
     const from = api.lk.requests.length;
     const res = await api.call('POST', '/v1/dispatch-rules', {
       name: 'support line',
       kind: 'individual',
       roomPrefix: 'support',
       trunkIds: [trunkId],
-      agent: { name: 'receptionist', metadata: '{"lang":"en"}' },
+      agent: { name: 'receptionist', metadata: { lang: 'en' } },
       attributes: { team: 'support' },
     });
     expect(res.status).toBe(201);
@@ -54,7 +60,7 @@ describe('creating dispatch rules', () => {
       inboundNumbers: [],
       numbers: [],
       hidePhoneNumber: false,
-      agent: { name: 'receptionist', metadata: '{"lang":"en"}' },
+      agent: { name: 'receptionist', metadata: { lang: 'en' } },
       metadata: '',
       attributes: { team: 'support' },
     });
@@ -65,7 +71,9 @@ describe('creating dispatch rules', () => {
         body: expect.objectContaining({
           rule: { dispatchRuleIndividual: { roomPrefix: 'support' } },
           trunkIds: [trunkId],
-          roomConfig: { agents: [{ agentName: 'receptionist', metadata: '{"lang":"en"}' }] },
+          roomConfig: {
+            agents: [{ agentName: POOL, metadata: job('receptionist', { lang: 'en' }) }],
+          },
         }),
       },
     ]);
@@ -74,8 +82,58 @@ describe('creating dispatch rules', () => {
     expect(call.ruleId).toBe(res.body.id);
     expect(call.room).toMatch(/^support_/);
     expect(api.lk.dispatches(call.room)).toEqual([
-      expect.objectContaining({ agentName: 'receptionist', metadata: '{"lang":"en"}' }),
+      expect.objectContaining({ agentName: POOL, metadata: job('receptionist', { lang: 'en' }) }),
     ]);
+  });
+
+  it('takes agent.metadata as a string too (older clients): JSON objects parsed, text as value', async () => {
+    const cases: [string, object][] = [
+      ['{"lang":"en"}', { lang: 'en' }],
+      ['vip line', { value: 'vip line' }],
+      ['[1,2]', { value: '[1,2]' }],
+      ['', {}],
+    ];
+    for (const [i, [metadata, parsed]] of cases.entries()) {
+      const res = await api.call('POST', '/v1/dispatch-rules', {
+        kind: 'individual',
+        pin: String(i),
+        agent: { name: 'support', metadata },
+      });
+      expect(res.status, metadata).toBe(201);
+      expect(res.body.agent).toEqual({ name: 'support', metadata: parsed });
+      expect(api.lk.state.rules.get(res.body.id)?.roomConfig?.agents[0]).toMatchObject({
+        agentName: POOL,
+        metadata: job('support', parsed),
+      });
+    }
+  });
+
+  it('shows rules made outside this service as they are: agentName and raw metadata', async () => {
+    const sip = new SipClient(api.lk.url, api.lk.apiKey, api.lk.apiSecret);
+    const made = async (pin: string, agentName: string, metadata: string) =>
+      (
+        await sip.createSipDispatchRule(
+          { type: 'individual', roomPrefix: 'x', pin },
+          {
+            roomConfig: new RoomConfiguration({
+              agents: [new RoomAgentDispatch({ agentName, metadata })],
+            }),
+          },
+        )
+      ).sipDispatchRuleId;
+    const cases: [string, string, string][] = [
+      ['1', 'other-worker', 'free text'],
+      // Our pool, but not our metadata format: still shown raw.
+      ['2', POOL, '{"campaign":"renewals"}'],
+      ['3', POOL, ''],
+      ['4', 'other-worker', job('receptionist')],
+    ];
+    for (const [pin, agentName, metadata] of cases) {
+      const id = await made(pin, agentName, metadata);
+      const res = await api.call('GET', `/v1/dispatch-rules/${id}`);
+      expect(res.status).toBe(200);
+      expect(res.body.agent).toEqual({ name: agentName, metadata });
+    }
   });
 
   it('creates direct and callee rules with their own fields', async () => {
@@ -118,7 +176,10 @@ describe('creating dispatch rules', () => {
     const stored = api.lk.state.rules.get(res.body.id);
     expect(stored?.inboundNumbers).toEqual([CALLER]);
     expect(stored?.numbers).toEqual([DIALED]);
-    expect(stored?.roomConfig?.agents[0]?.agentName).toBe('vip-agent');
+    expect(stored?.roomConfig?.agents[0]).toMatchObject({
+      agentName: POOL,
+      metadata: job('vip-agent'),
+    });
   });
 
   it("reports LiveKit's duplicate-rule refusal as 400 and leaves no half-made rule", async () => {
@@ -175,6 +236,11 @@ describe('creating dispatch rules', () => {
         'PA_ERR_VALIDATION',
       ],
       [
+        { kind: 'individual', agent: { name: 'a', metadata: { notes: 'x'.repeat(8200) } } },
+        'body.agent.metadata',
+        'PA_ERR_VALIDATION',
+      ],
+      [
         {
           kind: 'individual',
           attributes: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])),
@@ -199,7 +265,7 @@ describe('reading, changing and deleting dispatch rules', () => {
       name: 'r',
       kind: 'individual',
       trunkIds: [trunkId],
-      agent: { name: 'first-agent', metadata: 'm1' },
+      agent: { name: 'first-agent', metadata: { step: 1 } },
       ...extra,
     });
     expect(res.status).toBe(201);
@@ -226,16 +292,23 @@ describe('reading, changing and deleting dispatch rules', () => {
     const rule = await createRule();
     const from = api.lk.requests.length;
     const res = await api.call('PATCH', `/v1/dispatch-rules/${rule.id}`, {
-      agent: { name: 'second-agent', metadata: 'm2' },
+      agent: { name: 'second-agent', metadata: { step: 2 } },
     });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ name: 'r', agent: { name: 'second-agent', metadata: 'm2' } });
+    expect(res.body).toMatchObject({
+      name: 'r',
+      agent: { name: 'second-agent', metadata: { step: 2 } },
+    });
     const update = api.sipCalls(from).find((c) => c.method === 'UpdateSIPDispatchRule');
     expect(update?.body).toMatchObject({
-      replace: { roomConfig: { agents: [{ agentName: 'second-agent', metadata: 'm2' }] } },
+      replace: {
+        roomConfig: { agents: [{ agentName: POOL, metadata: job('second-agent', { step: 2 }) }] },
+      },
     });
     const call = await api.lk.simulateInboundCall({ from: CALLER, to: DIALED });
-    expect(api.lk.dispatches(call.room).map((d) => d.agentName)).toEqual(['second-agent']);
+    expect(
+      api.lk.dispatches(call.room).map((d) => [d.agentName, JSON.parse(d.metadata).agent]),
+    ).toEqual([[POOL, 'second-agent']]);
 
     const removed = await api.call('PATCH', `/v1/dispatch-rules/${rule.id}`, { agent: null });
     expect(removed.status).toBe(200);
@@ -256,7 +329,7 @@ describe('reading, changing and deleting dispatch rules', () => {
       kind: 'individual',
       roomPrefix: 'sales',
       pin: '42',
-      agent: { name: 'first-agent', metadata: 'm1' },
+      agent: { name: 'first-agent', metadata: { step: 1 } },
     });
     expect(
       api.sipCalls(from).find((c) => c.method === 'UpdateSIPDispatchRule')?.body,

@@ -12,7 +12,7 @@ import { TEST_API_KEY } from './support/config.js';
 import { EVENTS_SECRET, EventReceiver } from './support/event-receiver.js';
 
 const auth = { authorization: `Bearer ${TEST_API_KEY}` };
-const agent = { name: 'phone-agent' };
+const agent = { name: 'receptionist' };
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

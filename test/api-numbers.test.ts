@@ -17,9 +17,13 @@ const NUMBER = '+14155550123';
 const PATH = `/v1/numbers/${encodeURIComponent(NUMBER)}`;
 const CALLER = '+12125550100';
 const WRITES = /^(Create|Update|Delete)/;
+/** The worker pool's LiveKit agent name (AGENT_NAME): what every dispatch must name. */
+const POOL = 'acme-pool';
+/** The dispatch metadata the worker reads as job metadata. */
+const job = (agent: string, metadata: object = {}) => JSON.stringify({ agent, metadata });
 
 beforeAll(async () => {
-  api = await startSipApi();
+  api = await startSipApi({ AGENT_NAME: POOL });
 });
 afterAll(() => api.close());
 beforeEach(() => {
@@ -42,12 +46,12 @@ const writesSince = (from: number) =>
 describe('PUT /v1/numbers/:e164', () => {
   it('creates a trunk and an individual rule; a call to the number dispatches the agent', async () => {
     const res = await api.call('PUT', PATH, {
-      agent: { name: 'receptionist', metadata: '{"greeting":"hi"}' },
+      agent: { name: 'receptionist', metadata: { greeting: 'hi' } },
     });
     expect(res.status).toBe(201);
     expect(res.body).toEqual({
       number: NUMBER,
-      agent: { name: 'receptionist', metadata: '{"greeting":"hi"}' },
+      agent: { name: 'receptionist', metadata: { greeting: 'hi' } },
       roomPrefix: 'call',
       allowedAddresses: [],
       allowedNumbers: [],
@@ -67,14 +71,52 @@ describe('PUT /v1/numbers/:e164', () => {
     expect(rule?.trunkIds).toEqual([res.body.trunkId]);
     expect(rule?.rule?.rule.case).toBe('dispatchRuleIndividual');
     expect(rule?.roomConfig?.agents.map((a) => [a.agentName, a.metadata])).toEqual([
-      ['receptionist', '{"greeting":"hi"}'],
+      [POOL, job('receptionist', { greeting: 'hi' })],
     ]);
 
     const call = await api.lk.simulateInboundCall({ from: CALLER, to: NUMBER });
     expect(call.trunkId).toBe(res.body.trunkId);
     expect(call.room).toMatch(/^call_/);
     expect(api.lk.dispatches(call.room)).toEqual([
-      expect.objectContaining({ agentName: 'receptionist', metadata: '{"greeting":"hi"}' }),
+      expect.objectContaining({
+        agentName: POOL,
+        metadata: job('receptionist', { greeting: 'hi' }),
+      }),
+    ]);
+  });
+
+  it('agent.metadata as a JSON string (older clients) is the same routing: nothing to write', async () => {
+    const first = await api.call('PUT', PATH, {
+      agent: { name: 'receptionist', metadata: { greeting: 'hi' } },
+    });
+    const from = api.lk.requests.length;
+    const again = await api.call('PUT', PATH, {
+      agent: { name: 'receptionist', metadata: '{"greeting":"hi"}' },
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect(writesSince(from)).toEqual([]);
+  });
+
+  it('converges a rule in the old format (agent as LiveKit agentName) on the next PUT', async () => {
+    const first = await api.call('PUT', PATH, { agent: { name: 'receptionist' } });
+    const stored = api.lk.state.rules.get(first.body.dispatchRuleId);
+    const old = stored?.roomConfig?.agents[0];
+    if (!old) throw new Error('no agent dispatch stored');
+    // What earlier versions wrote: a dispatch no worker registered for.
+    old.agentName = 'receptionist';
+    old.metadata = '{"greeting":"hi"}';
+    expect((await api.call('GET', PATH)).body.agent).toEqual({
+      name: 'receptionist',
+      metadata: '{"greeting":"hi"}',
+    });
+    const from = api.lk.requests.length;
+    const res = await api.call('PUT', PATH, { agent: { name: 'receptionist' } });
+    expect(res.status).toBe(200);
+    expect(res.body.agent).toEqual({ name: 'receptionist', metadata: {} });
+    expect(writesSince(from)).toEqual(['UpdateSIPDispatchRule']);
+    expect(api.lk.state.rules.get(first.body.dispatchRuleId)?.roomConfig?.agents).toEqual([
+      expect.objectContaining({ agentName: POOL, metadata: job('receptionist') }),
     ]);
   });
 
@@ -103,6 +145,7 @@ describe('PUT /v1/numbers/:e164', () => {
     const first = await api.call('PUT', PATH, { agent: { name: 'a1' } });
     const from = api.lk.requests.length;
     const res = await api.call('PUT', PATH, {
+      // Plain text from older clients is kept as { value }.
       agent: { name: 'a2', metadata: 'v2' },
       allowedNumbers: [CALLER],
     });
@@ -110,13 +153,14 @@ describe('PUT /v1/numbers/:e164', () => {
     expect(res.body).toMatchObject({
       trunkId: first.body.trunkId,
       dispatchRuleId: first.body.dispatchRuleId,
-      agent: { name: 'a2', metadata: 'v2' },
+      agent: { name: 'a2', metadata: { value: 'v2' } },
       allowedNumbers: [CALLER],
     });
     expect(writesSince(from).sort()).toEqual(['UpdateSIPDispatchRule', 'UpdateSIPInboundTrunk']);
-    expect(
-      api.lk.state.rules.get(first.body.dispatchRuleId)?.roomConfig?.agents[0]?.agentName,
-    ).toBe('a2');
+    expect(api.lk.state.rules.get(first.body.dispatchRuleId)?.roomConfig?.agents[0]).toMatchObject({
+      agentName: POOL,
+      metadata: job('a2', { value: 'v2' }),
+    });
 
     // Leaving a field out of a PUT resets it to its default.
     const reset = await api.call('PUT', PATH, { agent: { name: 'a2', metadata: 'v2' } });

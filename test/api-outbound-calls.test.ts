@@ -11,7 +11,9 @@ import { appFor, createOutboundTrunk, dialCount, TRUNK_NUMBER } from './support/
 import { TEST_API_KEY } from './support/config.js';
 
 const auth = { authorization: `Bearer ${TEST_API_KEY}` };
-const agent = { name: 'phone-agent' };
+const agent = { name: 'receptionist' };
+/** The worker pool's LiveKit agent name (AGENT_NAME): what every dispatch must name. */
+const POOL = 'acme-pool';
 
 async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -32,20 +34,24 @@ describe('outbound calls', () => {
   beforeAll(async () => {
     lk = await startLiveKitStandin({ answerDelayMs: 80 });
     trunkId = await createOutboundTrunk(lk);
-    app = await appFor(lk, { DEFAULT_OUTBOUND_TRUNK_ID: trunkId, MAX_CALL_DURATION_S: '600' });
+    app = await appFor(lk, {
+      DEFAULT_OUTBOUND_TRUNK_ID: trunkId,
+      MAX_CALL_DURATION_S: '600',
+      AGENT_NAME: POOL,
+    });
   });
   afterAll(async () => {
     await app.close();
     await lk.close();
   });
 
-  it('dispatches the agent with the call request, then dials with an explicit identity', async () => {
+  it('dispatches the worker pool with the call request naming the agent, then dials', async () => {
     const start = lk.requests.length;
     const res = await post({
       to: NUMBERS.answers,
       from: TRUNK_NUMBER,
-      agent: { name: 'phone-agent', metadata: { persona: 'reception' } },
-      metadata: { crmId: 'c-9' },
+      agent: { name: 'billing', metadata: { persona: 'reception', tier: 2 } },
+      metadata: { crmId: 'c-9', persona: 'from-call' },
       ringingTimeoutS: 20,
       maxDurationS: 300,
     });
@@ -63,17 +69,23 @@ describe('outbound calls', () => {
     expect(rpcs.slice(0, 2)).toEqual(['RoomService.CreateRoom', 'SIP.CreateSIPParticipant']);
 
     const [dispatch] = lk.dispatches(call.id);
-    expect(dispatch?.agentName).toBe('phone-agent');
+    // LiveKit dispatches the worker pool; the agent of the agents file rides in the metadata.
+    expect(lk.dispatches(call.id)).toHaveLength(1);
+    expect(dispatch?.agentName).toBe(POOL);
     const job = JSON.parse(dispatch?.metadata ?? '{}') as OutboundCallJob;
     expect(job).toMatchObject({
+      kind: 'phone-agents.call',
+      version: 2,
       direction: 'outbound',
       callId: call.id,
       to: NUMBERS.answers,
       from: TRUNK_NUMBER,
       trunkId,
-      agent: { name: 'phone-agent', metadata: { persona: 'reception' } },
-      metadata: { crmId: 'c-9' },
+      agent: 'billing',
+      // The call metadata merged with agent.metadata; the agent's keys win.
+      metadata: { crmId: 'c-9', persona: 'reception', tier: 2 },
       maxDurationS: 300,
+      ringingTimeoutS: 20,
       sipParticipantIdentity: 'callee',
     });
 
@@ -145,9 +157,16 @@ describe('outbound calls', () => {
     const cases: Array<[object, string, RegExp]> = [
       [{ agent }, 'PA_ERR_VALIDATION', /body\.to is required/],
       [{ to: '0415555', agent }, 'PA_ERR_INVALID_PHONE_NUMBER', /body\.to/],
-      [{ to: NUMBERS.answers }, 'PA_ERR_VALIDATION', /body\.agent is required/],
+      // Without agent the routes choose; with one, it needs a name.
+      [{ to: NUMBERS.answers, agent: {} }, 'PA_ERR_VALIDATION', /body\.agent\.name is required/],
       [
         { to: NUMBERS.answers, agent: { name: 'bad name!' } },
+        'PA_ERR_VALIDATION',
+        /body\.agent\.name/,
+      ],
+      // Agent names of the agents file are lower-case: this one could never be connected.
+      [
+        { to: NUMBERS.answers, agent: { name: 'Receptionist' } },
         'PA_ERR_VALIDATION',
         /body\.agent\.name/,
       ],
@@ -279,7 +298,7 @@ describe('call status, listing and hang-up', () => {
     expect(first).toMatchObject({
       id,
       direction: 'outbound',
-      agent: 'phone-agent',
+      agent: 'receptionist',
       to: '+14155550777',
       participantIdentity: 'callee',
     });

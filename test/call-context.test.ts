@@ -160,25 +160,36 @@ describe('outbound calls', () => {
   it('direction from the job metadata; caller is our number, dialed is the callee', () => {
     const call = buildCallContext({
       attributes,
+      // What the API dispatches for POST /v1/calls (OutboundCallJob).
       jobMetadata: JSON.stringify({
+        kind: 'phone-agents.call',
+        version: 2,
         direction: 'outbound',
+        callId: 'call-1',
+        to: '+14155550142',
         agent: 'renewals',
-        campaign: 'renewals',
-        customer: { id: 7 },
+        metadata: { campaign: 'renewals', customer: { id: 7 } },
       }),
     });
     expect(call.direction).toBe('outbound');
     expect(call.callerNumber).toBe('+14155550123');
     expect(call.dialedNumber).toBe('+14155550142');
     expect(call.requestedAgent).toBe('renewals');
-    expect(call.metadata).toEqual({
-      direction: 'outbound',
-      agent: 'renewals',
-      campaign: 'renewals',
-      customer: { id: 7 },
-    });
+    // The user's metadata only, not the call fields around it.
+    expect(call.metadata).toEqual({ campaign: 'renewals', customer: { id: 7 } });
     expect(call.attributes).toEqual({ campaign: 'renewals' });
     expect(call.ruleId).toBeUndefined();
+  });
+
+  it('reads the agent as a name or a { name } object (job metadata version 1)', () => {
+    const agentOf = (agent: unknown) =>
+      buildCallContext({ jobMetadata: JSON.stringify({ agent }) }).requestedAgent;
+    expect(agentOf('billing')).toBe('billing');
+    expect(agentOf({ name: 'billing', metadata: { x: 1 } })).toBe('billing');
+    expect(agentOf(' support ')).toBe('support');
+    expect(agentOf('')).toBeUndefined();
+    expect(agentOf({ name: 5 })).toBeUndefined();
+    expect(agentOf(['billing'])).toBeUndefined();
   });
 
   it('without metadata: a SIP participant still dialing and without a rule is outbound', () => {
@@ -191,6 +202,9 @@ describe('outbound calls', () => {
     expect(buildCallContext({ jobMetadata: 'hello' }).metadata).toEqual({});
     expect(buildCallContext({ jobMetadata: '[1,2]' }).metadata).toEqual({});
     expect(buildCallContext({ jobMetadata: '{"agent": 5}' }).requestedAgent).toBeUndefined();
+    // Metadata in another format (a dispatch made outside the API) is not the user's metadata.
+    expect(buildCallContext({ jobMetadata: '{"campaign":"renewals"}' }).metadata).toEqual({});
+    expect(buildCallContext({ jobMetadata: '{"metadata":"text"}' }).metadata).toEqual({});
   });
 });
 

@@ -17,6 +17,7 @@ import { SimClock } from '../src/sim/clock.js';
 import { ScriptedLLM } from '../src/sim/scripted-llm.js';
 import { ScriptedSTT } from '../src/sim/scripted-stt.js';
 import { SyntheticTTS } from '../src/sim/synthetic-tts.js';
+import { SimCallMedia } from '../src/telephony/call-media-sim.js';
 import { resolveSoftAckOptions } from '../src/telephony/interruption/index.js';
 import {
   type Caller,
@@ -36,10 +37,12 @@ class CalleeLine implements CallTransport {
   readonly callId = 'call-outbound-test';
   readonly jobMetadata = JSON.stringify({
     kind: 'phone-agents.call',
+    version: 2,
     direction: 'outbound',
-    campaign: 'renewals',
+    metadata: { campaign: 'renewals' },
     sipParticipantIdentity: 'callee',
   });
+  readonly media = new SimCallMedia();
   readonly clock = new SimClock();
   readonly input = new SimAudioInput({ clock: this.clock });
   readonly output = new SimAudioOutput({ clock: this.clock });

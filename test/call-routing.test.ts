@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadAgentsFile, parseAgentsFile } from '../src/agents/agents-file.js';
 import { defaultCodeTools } from '../src/agents/code-tools.js';
 import { buildCallContext } from '../src/telephony/call-context.js';
-import { route } from '../src/telephony/routing.js';
+import { type RouteLog, route } from '../src/telephony/routing.js';
 
 const example = loadAgentsFile(resolve(__dirname, '../config/agents.example.yaml'), {
   env: { TOOLS_SECRET: 'test-secret' },
@@ -39,13 +39,24 @@ describe('routing with the shipped example file', () => {
   it('outbound campaign metadata selects the renewals agent', () => {
     const call = buildCallContext({
       attributes: { 'sip.phoneNumber': '+14155550142', 'sip.trunkPhoneNumber': '+14155550100' },
-      jobMetadata: JSON.stringify({ direction: 'outbound', campaign: 'renewals' }),
+      jobMetadata: JSON.stringify({ direction: 'outbound', metadata: { campaign: 'renewals' } }),
     });
     expect(route(example, call)).toEqual({ agent: 'renewals', route: 'renewal-campaign' });
   });
 
+  it('metadata conditions match the user metadata, not the job metadata around it', () => {
+    const topLevel = buildCallContext({
+      attributes: { 'sip.phoneNumber': '+14155550142', 'sip.trunkPhoneNumber': '+14155550100' },
+      jobMetadata: JSON.stringify({ direction: 'outbound', campaign: 'renewals', metadata: {} }),
+    });
+    expect(route(example, topLevel)).toEqual({ agent: 'receptionist', route: 'everyone-else' });
+  });
+
   it('the same metadata on an inbound call does not match the outbound-only route', () => {
-    const call = inbound({ 'sip.phoneNumber': '+14155550142' }, '{"campaign":"renewals"}');
+    const call = inbound(
+      { 'sip.phoneNumber': '+14155550142' },
+      '{"metadata":{"campaign":"renewals"}}',
+    );
     expect(route(example, call)).toEqual({ agent: 'receptionist', route: 'everyone-else' });
   });
 
@@ -73,11 +84,31 @@ describe('routing with the shipped example file', () => {
     });
   });
 
-  it('an explicit agent in the job metadata wins when it exists', () => {
-    const call = inbound({ 'sip.phoneNumber': '+14155550142' }, '{"agent":"support"}');
-    expect(route(example, call)).toEqual({ agent: 'support', route: 'metadata.agent' });
+  it('an explicit agent in the job metadata wins over agent routes when it exists', () => {
+    // The dialed number alone would route to support.
+    const call = inbound(
+      { 'sip.phoneNumber': '+14155550142', 'sip.trunkPhoneNumber': '+14155550123' },
+      '{"agent":"billing","metadata":{}}',
+    );
+    expect(route(example, call)).toEqual({ agent: 'billing', route: 'metadata.agent' });
+  });
+
+  it('an unknown requested agent is logged and the routes decide', () => {
+    const warnings: { obj: object; msg: string }[] = [];
+    const log: RouteLog = { warn: (obj, msg) => warnings.push({ obj, msg }) };
     const unknown = inbound({ 'sip.phoneNumber': '+14155550142' }, '{"agent":"nobody"}');
-    expect(route(example, unknown)).toEqual({ agent: 'receptionist', route: 'everyone-else' });
+    expect(route(example, unknown, log)).toEqual({ agent: 'receptionist', route: 'everyone-else' });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.obj).toMatchObject({ requestedAgent: 'nobody' });
+    expect(warnings[0]?.msg).toMatch(/does not have/);
+    route(example, inbound({ 'sip.phoneNumber': '+14155550142' }, '{"agent":"billing"}'), log);
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('a requested agent does not let a blocked caller through', () => {
+    const call = inbound({ 'sip.phoneNumber': '+14155550199' }, '{"agent":"billing"}');
+    expect(route(example, call)).toMatchObject({ route: 'blocked-callers' });
+    expect('refuse' in route(example, call)).toBe(true);
   });
 });
 

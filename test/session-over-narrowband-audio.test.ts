@@ -10,7 +10,7 @@ import { loadVAD } from '../src/agents/providers.js';
 import { createLogger } from '../src/core/logger.js';
 import { type Scenario, type SimResult, simulateCall } from '../src/sim/call-simulator.js';
 import { readWav } from '../src/sim/wav.js';
-import { loadNoiseFactory } from '../src/worker/noise-backend.js';
+import { loadNoiseSuppression } from '../src/telephony/noise/index.js';
 import { testConfig } from './support/config.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -44,7 +44,7 @@ describe('session over narrowband audio (custom I/O, Silero VAD at 8 kHz)', () =
       config,
       log: createLogger(config),
       vad,
-      noise: await loadNoiseFactory('speex'),
+      noise: await loadNoiseSuppression({ ...config, NOISE_SUPPRESSION: 'speex' }),
       turnDetection: 'vad',
     });
   }, 90_000);

@@ -81,6 +81,31 @@ export const TransferSchema = Type.Object(
     to: Text,
     description: Text,
     mode: Type.Optional(Type.Union([Type.Literal('cold'), Type.Literal('warm')])),
+    /** Keys dialed once the destination answers (warm transfers), `w` = half a second pause. */
+    extension: Type.Optional(
+      Type.String({
+        pattern: '^[0-9*#w]{1,32}$',
+        description: 'keypad keys 0-9, * or #, w for a half-second pause (max 32)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const DtmfSchema = Type.Object(
+  {
+    /** Key → the words it stands for; a key press is taken as if the caller said them. */
+    menu: Type.Optional(Type.Record(Type.String(), Text)),
+  },
+  { additionalProperties: false },
+);
+
+export const VoicemailSchema = Type.Object(
+  {
+    /** Outbound calls answered by a machine: hang up, or leave `message` after the beep. */
+    action: Type.Optional(Type.Union([Type.Literal('hangup'), Type.Literal('message')])),
+    /** Said after the beep (default VOICEMAIL_MESSAGE). */
+    message: Type.Optional(Text),
   },
   { additionalProperties: false },
 );
@@ -101,6 +126,10 @@ export const AgentSchema = Type.Object(
     transfers: Type.Optional(Type.Array(TransferSchema)),
     /** Per-agent overrides of the soft-ack filter (src/telephony/interruption/options.ts). */
     interruptions: Type.Optional(InterruptionOverridesSchema),
+    /** Caller key presses: a menu of keys routed like spoken choices. */
+    dtmf: Type.Optional(DtmfSchema),
+    /** Outbound calls reaching voicemail (AMD_MODE / VOICEMAIL_MESSAGE when absent). */
+    voicemail: Type.Optional(VoicemailSchema),
   },
   { additionalProperties: false },
 );
@@ -148,6 +177,8 @@ export const AgentsFileSchema = Type.Object(
 export type HttpToolSpec = Static<typeof HttpToolSchema>;
 export type HandoffSpec = Static<typeof HandoffSchema>;
 export type TransferSpec = Static<typeof TransferSchema>;
+export type DtmfSpec = Static<typeof DtmfSchema>;
+export type VoicemailSpec = Static<typeof VoicemailSchema>;
 export type AgentSpec = Static<typeof AgentSchema>;
 export type RouteMatch = Static<typeof RouteMatchSchema>;
 export type RouteSpec = Static<typeof RouteSchema>;
@@ -305,8 +336,30 @@ function crossCheck(data: AgentsFileData, opts: LoadOptions, locate: Locate): Ag
     (a.transfers ?? []).forEach((t, j) => {
       const problem = checkTransferTarget(t.to);
       if (problem) add([...at, 'transfers', j, 'to'], problem);
+      else if (t.mode === 'warm' && !/^tel:/i.test(t.to)) {
+        // The human is dialed through the outbound trunk; only REFER (cold) takes a SIP URI.
+        add(
+          [...at, 'transfers', j, 'to'],
+          'a warm transfer dials a phone number: use tel:+<E.164 number> (sip: URIs work for cold transfers only)',
+        );
+      }
+      if (t.extension && (t.mode ?? 'cold') === 'cold') {
+        add(
+          [...at, 'transfers', j, 'extension'],
+          'an extension needs mode: warm (a cold transfer cannot press keys after the answer)',
+        );
+      }
       claim(t.name, 'a transfer', [...at, 'transfers', j, 'name']);
     });
+    for (const key of Object.keys(a.dtmf?.menu ?? {})) {
+      // A record's keys are not checked by the schema; "12" would silently never match.
+      if (!/^[0-9*#]$/.test(key)) {
+        add([...at, 'dtmf', 'menu', key], `"${key}" is not one keypad key (0-9, * or #)`);
+      }
+    }
+    if (a.voicemail?.message && a.voicemail.action === 'hangup') {
+      add([...at, 'voicemail', 'message'], 'is only said with action: message');
+    }
   });
 
   const defaults: number[] = [];

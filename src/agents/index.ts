@@ -14,6 +14,7 @@ export {
   type AgentSpec,
   type AgentsConfig,
   type AgentsFileIssue,
+  type DtmfSpec,
   formatPath,
   type HandoffSpec,
   type HttpToolSpec,
@@ -23,6 +24,7 @@ export {
   type RouteMatch,
   type RouteSpec,
   type TransferSpec,
+  type VoicemailSpec,
 } from './agents-file.js';
 export {
   type CodeTool,

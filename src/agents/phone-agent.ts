@@ -149,6 +149,11 @@ export interface AgentFactoryOptions {
   logger?: Logger;
   /** Speak on entering (default true). */
   greet?: boolean;
+  /**
+   * Tools the call adds to each agent beyond the file's (the telephony tools: transfers to the
+   * agent's destinations, DTMF, end_call), built per agent from its spec.
+   */
+  extraTools?: (spec: AgentSpec) => llm.ToolContextEntry<PhoneSessionData>[];
 }
 
 export interface AgentFactory {
@@ -194,6 +199,7 @@ export function createAgentFactory(o: AgentFactoryOptions): AgentFactory {
           }),
         );
       }
+      if (o.extraTools) tools.push(...o.extraTools(spec));
       const speechFilter = o.speechFilter
         ? o.speechFilter(spec)
         : interruptionSpeechFilter(spec.interruptions);

@@ -3,7 +3,7 @@
  * with a SIP participant; its id is the room name (`call-<uuid>` for outbound calls, the
  * dispatch rule's room name for inbound ones). Its status comes from the SIP participant's
  * `sip.callStatus` attribute. Outbound rooms carry `CallRoomMetadata`; the agent receives the
- * request as `OutboundCallJob` in its job metadata.
+ * request as `OutboundCallJob` in its job metadata (the contract: `AgentJobMetadata`).
  */
 import { randomUUID } from 'node:crypto';
 import type { ParticipantInfo, Room } from 'livekit-server-sdk';
@@ -23,18 +23,42 @@ export function newCallId(): string {
   return CALL_ID_PREFIX + randomUUID();
 }
 
-/** Job metadata (`ctx.job.metadata`, JSON) the agent worker receives for an outbound call. */
-export interface OutboundCallJob {
+/**
+ * The job metadata contract between the API and the worker (`ctx.job.metadata`, JSON). LiveKit
+ * dispatches the worker pool by its registered name (AGENT_NAME, the same setting for both);
+ * which agent of the agents file takes the call travels here:
+ *
+ * - `agent`: the agents-file agent the API was asked for (the API's `agent.name`). The worker
+ *   connects it (routing's `metadata.agent`); an agent the file lacks → warning + routes.
+ * - `metadata`: the user's metadata for the agent, an object. The agents file's `metadata:`
+ *   route conditions match its keys, and the agent and its HTTP tools see it as the call's
+ *   metadata.
+ *
+ * Dispatch rules and routed numbers carry exactly these two keys; outbound calls add the call
+ * fields (`OutboundCallJob`).
+ */
+export interface AgentJobMetadata {
+  agent: string;
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * Job metadata of an outbound call: the contract above plus the call request. `agent` is absent
+ * when the request named none (the agents file's routes choose). `metadata` is the call's
+ * `metadata` merged with `agent.metadata` (the agent's keys win: they are addressed to the
+ * agent). The worker reads `direction`, `sipParticipantIdentity`, `maxDurationS` and
+ * `ringingTimeoutS` from here. Version 2: `agent` became the name (v1: `{ name, metadata }`).
+ */
+export interface OutboundCallJob extends Omit<AgentJobMetadata, 'agent'> {
+  agent?: string;
   kind: 'phone-agents.call';
-  version: 1;
+  version: 2;
   direction: 'outbound';
   callId: string;
   room: string;
   to: string;
   from?: string;
   trunkId: string;
-  agent: { name: string; metadata?: Record<string, unknown> };
-  metadata?: Record<string, string>;
   maxDurationS?: number;
   ringingTimeoutS?: number;
   waitUntilAnswered: boolean;
@@ -48,7 +72,7 @@ export interface CallRoomMetadata {
   phoneAgents: {
     callId: string;
     direction: 'outbound';
-    agent: string;
+    agent?: string;
     to: string;
     from?: string;
     trunkId: string;

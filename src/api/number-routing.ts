@@ -1,6 +1,8 @@
 /**
  * Routing a phone number to an agent: an inbound trunk for the number plus an `individual`
- * dispatch rule (one room per call) whose roomConfig dispatches the agent.
+ * dispatch rule (one room per call) whose roomConfig dispatches the worker pool (AGENT_NAME)
+ * with `{"agent": name, "metadata": {...}}` as job metadata (see sip-mapping.ts); the worker
+ * connects that agent of its agents file.
  *
  * Stateless: LiveKit is the source of truth. The trunk and rule of a number carry
  * `metadata` {"managedBy":"phone-agents","number":"+1..."} (and the name `number:+1...` for
@@ -44,14 +46,18 @@ interface Managed {
   rules: SIPDispatchRuleInfo[];
 }
 
-export function routingOf(number: string, { trunks, rules }: Managed): NumberRouting {
+export function routingOf(
+  number: string,
+  { trunks, rules }: Managed,
+  agentName: string,
+): NumberRouting {
   const trunk = trunks[0];
   const rule = rules[0];
   const shape = rule ? ruleShapeOf(rule.rule) : undefined;
   const linked = Boolean(trunk && rule?.trunkIds.includes(trunk.sipTrunkId));
   return {
     number,
-    ...(rule ? agentOf(rule) : {}),
+    ...(rule ? agentOf(rule, agentName) : {}),
     ...(shape?.roomPrefix ? { roomPrefix: shape.roomPrefix } : {}),
     allowedAddresses: trunk?.allowedAddresses ?? [],
     allowedNumbers: trunk?.allowedNumbers ?? [],
@@ -100,6 +106,7 @@ function desiredRule(
   number: string,
   trunkId: string,
   input: NumberRoutingSpec,
+  agentName: string,
 ): SIPDispatchRuleInfo {
   const next = current.clone();
   next.name = managedName(number);
@@ -109,7 +116,7 @@ function desiredRule(
   next.inboundNumbers = [];
   next.numbers = [];
   next.hidePhoneNumber = input.hidePhoneNumber;
-  next.roomConfig = roomConfigFor(input.agent, current.roomConfig);
+  next.roomConfig = roomConfigFor(input.agent, agentName, current.roomConfig);
   return next;
 }
 
@@ -125,8 +132,10 @@ export interface NumberRouter {
   remove(number: string, log: Logger): Promise<void>;
 }
 
-export function createNumberRouter(sip: SipClient): NumberRouter {
+/** `agentName`: the worker pool's LiveKit agent name (AGENT_NAME) the rules dispatch. */
+export function createNumberRouter(sip: SipClient, agentName: string): NumberRouter {
   const serialize = keyedQueue();
+  const view = (number: string, found: Managed) => routingOf(number, found, agentName);
 
   async function scan(): Promise<{ trunks: SIPInboundTrunkInfo[]; rules: SIPDispatchRuleInfo[] }> {
     const [trunks, rules] = await Promise.all([
@@ -204,14 +213,14 @@ export function createNumberRouter(sip: SipClient): NumberRouter {
             metadata: managedMetadata(number),
             trunkIds: [trunkId],
             hidePhoneNumber: input.hidePhoneNumber,
-            roomConfig: roomConfigFor(input.agent),
+            roomConfig: roomConfigFor(input.agent, agentName),
           },
         ),
       );
       return { rule, created: true };
     }
     const id = existing.sipDispatchRuleId;
-    const want = desiredRule(existing, number, trunkId, input);
+    const want = desiredRule(existing, number, trunkId, input, agentName);
     if (want.equals(existing)) return { rule: existing, created: false };
     // roomConfig and hidePhoneNumber have no partial update: replace the whole rule.
     const rule = await callLiveKit(`Dispatch rule ${id}`, () =>
@@ -228,7 +237,7 @@ export function createNumberRouter(sip: SipClient): NumberRouter {
           .map((x) => managedNumberOf(x.metadata))
           .filter((n): n is string => n !== undefined),
       );
-      return [...numbers].sort().map((n) => routingOf(n, managedBy(n, all)));
+      return [...numbers].sort().map((n) => view(n, managedBy(n, all)));
     },
 
     async get(number) {
@@ -236,7 +245,7 @@ export function createNumberRouter(sip: SipClient): NumberRouter {
       if (!found.trunks.length && !found.rules.length) {
         throw new NotFoundError('This number is not routed (PUT /v1/numbers/{e164} routes it)');
       }
-      return routingOf(number, found);
+      return view(number, found);
     },
 
     put: (number, input, log) =>
@@ -282,7 +291,7 @@ export function createNumberRouter(sip: SipClient): NumberRouter {
           'number routed',
         );
         return {
-          routing: routingOf(number, { trunks: [t.trunk], rules: [r.rule] }),
+          routing: view(number, { trunks: [t.trunk], rules: [r.rule] }),
           created: t.created || r.created,
         };
       }),

@@ -5,6 +5,10 @@
  * PATCH uses LiveKit's partial updates (`update*Fields`) when every changed field has one;
  * fields LiveKit cannot update partially (headers, Krisp, ringing timeout, a rule's agent,
  * numbers, hidePhoneNumber, attributes) need a whole-object replace built from the current one.
+ *
+ * A rule's `agent` is an agent of the agents file. LiveKit dispatches the worker pool by its
+ * registered name (AGENT_NAME, passed in as `agentName`); the agent's name and metadata are the
+ * dispatch metadata `{"agent": name, "metadata": {...}}` the worker reads as job metadata.
  */
 import {
   type CreateSipDispatchRuleOptions,
@@ -23,12 +27,16 @@ import {
   type SipInboundTrunkUpdateOptions,
   type SipOutboundTrunkUpdateOptions,
 } from 'livekit-server-sdk';
+import { ValidationError } from '../core/errors.js';
+import type { AgentJobMetadata } from './calls-model.js';
 import {
   type AgentRef,
+  type AgentView,
   DEFAULT_ROOM_PREFIX,
   type DispatchRule,
   type DispatchRuleCreate,
   type DispatchRulePatch,
+  MAX_DISPATCH_METADATA,
   type RuleKind,
 } from './schemas/dispatch-rules.js';
 import type {
@@ -308,26 +316,99 @@ export function ruleMessage(shape: RuleShape): SIPDispatchRule {
   }
 }
 
-/** `agent` → `roomConfig.agents`: LiveKit dispatches these agents into each call's room. */
+// ── the agent of a rule (the dispatch contract: AgentJobMetadata in calls-model.ts) ─────────
+/**
+ * The agent metadata as an object. Older clients sent a string: a JSON object is parsed, other
+ * text is kept as `{ value }` (so their PUTs keep working), "" means none.
+ */
+export function agentMetadataObject(metadata: AgentRef['metadata']): Record<string, unknown> {
+  if (metadata === undefined || metadata === '') return {};
+  if (typeof metadata !== 'string') return metadata;
+  try {
+    const parsed: unknown = JSON.parse(metadata);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+      return parsed as Record<string, unknown>;
+    }
+  } catch {
+    // Not JSON: plain text.
+  }
+  return { value: metadata };
+}
+
+/** The dispatch (job) metadata JSON for an agent: `{"agent": name, "metadata": {...}}`. */
+export function agentDispatchMetadata(agent: AgentRef): string {
+  const job: AgentJobMetadata = {
+    agent: agent.name,
+    metadata: agentMetadataObject(agent.metadata),
+  };
+  const json = JSON.stringify(job);
+  if (json.length > MAX_DISPATCH_METADATA) {
+    const field = 'body.agent.metadata';
+    const message = `is too large: the dispatch metadata may have at most ${MAX_DISPATCH_METADATA} characters (got ${json.length})`;
+    throw Object.assign(new ValidationError(`${field} ${message}`), {
+      problem: { errors: [{ field, message }] },
+    });
+  }
+  return json;
+}
+
+/**
+ * `agent` → `roomConfig.agents`: LiveKit dispatches the worker pool (`agentName`, AGENT_NAME)
+ * into each call's room, and the agent's name and metadata ride in the dispatch metadata.
+ */
 export function roomConfigFor(
   agent: AgentRef | null | undefined,
+  agentName: string,
   base?: RoomConfiguration,
 ): RoomConfiguration | undefined {
   const config = base ? base.clone() : new RoomConfiguration();
   config.agents = agent
-    ? [new RoomAgentDispatch({ agentName: agent.name, metadata: agent.metadata ?? '' })]
+    ? [new RoomAgentDispatch({ agentName, metadata: agentDispatchMetadata(agent) })]
     : [];
   return config;
 }
 
-export function agentOf(info: {
-  roomConfig?: RoomConfiguration;
-}): { agent: { name: string; metadata: string } } | Record<string, never> {
-  const a = info.roomConfig?.agents[0];
-  return a ? { agent: { name: a.agentName, metadata: a.metadata } } : {};
+/** Our dispatch metadata, or undefined when it is not in our format (made elsewhere). */
+function parseAgentDispatch(raw: string): AgentJobMetadata | undefined {
+  if (!raw.startsWith('{')) return undefined;
+  try {
+    const m = JSON.parse(raw) as Record<string, unknown>;
+    const meta = m.metadata ?? {};
+    const ours =
+      typeof m.agent === 'string' &&
+      m.agent !== '' &&
+      typeof meta === 'object' &&
+      meta !== null &&
+      !Array.isArray(meta) &&
+      Object.keys(m).every((k) => k === 'agent' || k === 'metadata');
+    return ours
+      ? { agent: m.agent as string, metadata: meta as Record<string, unknown> }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-export function dispatchRuleToJson(r: SIPDispatchRuleInfo): DispatchRule {
+/**
+ * The rule's agent as the API shows it: `{ name, metadata: {...} }` for a dispatch of our
+ * worker pool in our format; otherwise LiveKit's `agentName` and the raw metadata string, so
+ * a rule made outside this service shows everything it holds.
+ */
+export function agentOf(
+  info: { roomConfig?: RoomConfiguration },
+  agentName: string,
+): { agent: AgentView } | Record<string, never> {
+  const a = info.roomConfig?.agents[0];
+  if (!a) return {};
+  const ours = a.agentName === agentName ? parseAgentDispatch(a.metadata) : undefined;
+  return {
+    agent: ours
+      ? { name: ours.agent, metadata: ours.metadata }
+      : { name: a.agentName, metadata: a.metadata },
+  };
+}
+
+export function dispatchRuleToJson(r: SIPDispatchRuleInfo, agentName: string): DispatchRule {
   return {
     id: r.sipDispatchRuleId,
     name: r.name,
@@ -336,20 +417,23 @@ export function dispatchRuleToJson(r: SIPDispatchRuleInfo): DispatchRule {
     inboundNumbers: r.inboundNumbers,
     numbers: r.numbers,
     hidePhoneNumber: r.hidePhoneNumber,
-    ...agentOf(r),
+    ...agentOf(r, agentName),
     metadata: r.metadata,
     attributes: r.attributes,
   };
 }
 
-export function ruleCreateOptions(body: DispatchRuleCreate): CreateSipDispatchRuleOptions {
+export function ruleCreateOptions(
+  body: DispatchRuleCreate,
+  agentName: string,
+): CreateSipDispatchRuleOptions {
   return {
     name: body.name,
     metadata: body.metadata,
     trunkIds: body.trunkIds,
     hidePhoneNumber: body.hidePhoneNumber,
     attributes: body.attributes,
-    roomConfig: body.agent ? roomConfigFor(body.agent) : undefined,
+    roomConfig: body.agent ? roomConfigFor(body.agent, agentName) : undefined,
   };
 }
 
@@ -394,6 +478,7 @@ export function ruleReplace(
   current: SIPDispatchRuleInfo,
   patch: DispatchRulePatch,
   shape: RuleShape,
+  agentName: string,
 ): SIPDispatchRuleInfo {
   const next = current.clone();
   next.rule = ruleMessage(shape);
@@ -404,6 +489,8 @@ export function ruleReplace(
   if (patch.inboundNumbers) next.inboundNumbers = patch.inboundNumbers;
   if (patch.numbers) next.numbers = patch.numbers;
   if (patch.hidePhoneNumber !== undefined) next.hidePhoneNumber = patch.hidePhoneNumber;
-  if (patch.agent !== undefined) next.roomConfig = roomConfigFor(patch.agent, current.roomConfig);
+  if (patch.agent !== undefined) {
+    next.roomConfig = roomConfigFor(patch.agent, agentName, current.roomConfig);
+  }
   return next;
 }

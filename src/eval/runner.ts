@@ -123,7 +123,9 @@ export async function runEval(o: EvalOptions): Promise<EvalRun> {
   const elapsedS = (performance.now() - started) / 1000;
   const meanRunS = Math.max(1, ...[...byJob.values()].map((r) => r.endMs / 1000));
   const fits = Math.floor(
-    ((o.budgetS - elapsedS - WORKER_STARTUP_S) / meanRunS) * retryConcurrency * Math.max(1, o.workers),
+    ((o.budgetS - elapsedS - WORKER_STARTUP_S) / meanRunS) *
+      retryConcurrency *
+      Math.max(1, o.workers),
   );
   const retry =
     late.length <= Math.ceil(o.maxRetryShare * jobs.length) ? late.slice(0, Math.max(0, fits)) : [];

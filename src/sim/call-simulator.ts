@@ -9,6 +9,11 @@
  *   scenario (no speech recogniser runs offline); the LLM is deterministic rules from the
  *   scenario unless LLM_BASE_URL points at an OpenAI-compatible server; the agent speaks
  *   through eSpeak (offline-tts.ts).
+ * - The telephony features run as on a real call over `SimCallMedia` (src/telephony): the
+ *   agents have their transfer, DTMF and end_call tools, the caller may press keys, silence
+ *   and the length limit end the call. Server-side operations (transfers) go to the LiveKit
+ *   server of the settings or `livekit` (tests: the stand-in); without one they fail and the
+ *   agent says so, as on a real call whose transfer failed.
  * - Out come the call summary, a merged timeline (who spoke when, interruptions, handoffs,
  *   latencies) and a stereo recording (caller left, agent right).
  */
@@ -24,20 +29,22 @@ import { createLLM, PHONE_SAMPLE_RATE } from '../agents/providers.js';
 import type { PhoneSessionData } from '../agents/session-data.js';
 import type { Config } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
+import { createLiveKitClients, type LiveKitClients } from '../core/livekit.js';
 import type { Logger } from '../core/logger.js';
 import { maskNumber } from '../core/phone.js';
+import { SimCallMedia } from '../telephony/call-media-sim.js';
 import { resolveSoftAckOptions } from '../telephony/interruption/index.js';
-import type { NoiseSuppressorFactory } from '../telephony/noise/suppressor.js';
+import type { NoiseSuppression } from '../telephony/noise/index.js';
 import {
   type Caller,
+  type CallJobOptions,
   type CallSessionParts,
   type CallTransport,
   runCallJob,
 } from '../worker/call-job.js';
 import type { CallMetrics, CallSummary, TimelineEvent } from '../worker/call-metrics.js';
-import type { CallReporter } from '../worker/call-report.js';
-import { SuppressedAudioInput } from '../worker/noise-input.js';
-import { createPhoneSessionFactory, type SessionModels } from '../worker/session.js';
+import type { CallReporter, WorkerEventType } from '../worker/call-report.js';
+import { createPhoneSessionFactory, type SessionModels, telephonyDeps } from '../worker/session.js';
 import { SimAudioInput } from './audio-input.js';
 import { SimAudioOutput } from './audio-output.js';
 import { LagMonitor, type LagStats, SimClock } from './clock.js';
@@ -66,7 +73,9 @@ const CallerLine = Type.Object(
   {
     ...Trigger,
     /** What the (scripted) speech-to-text hears. */
-    say: Type.String(),
+    say: Type.Optional(Type.String()),
+    /** Keys the caller presses instead of speaking (e.g. "1", or "4711#" when asked for digits). */
+    dtmf: Type.Optional(Type.String({ pattern: '^[0-9*#]+$' })),
     /** The audio, in order (default: the `say` text spoken by the offline TTS). */
     audio: Type.Optional(Type.Array(AudioPart, { minItems: 1 })),
     /** eSpeak voice for synthesised caller audio. */
@@ -89,6 +98,9 @@ const LlmRule = Type.Object(
     reply: Type.Optional(Type.String()),
     /** Hand the call to this agent (calls its handoff tool). */
     handoff: Type.Optional(Type.String()),
+    /** Call this tool of the agent (e.g. end_call, collect_digits), after `reply` if any. */
+    tool: Type.Optional(Type.String({ minLength: 1 })),
+    args: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false },
 );
@@ -141,6 +153,9 @@ export function loadScenario(path: string): Scenario {
   if (first) throw new ConfigError(`${path}: ${first.path || '/'}: ${first.message}`);
   const scenario = data as Scenario;
   for (const [i, line] of scenario.caller.entries()) {
+    if ((line.say === undefined) === (line.dtmf === undefined)) {
+      throw new ConfigError(`${path}: /caller/${i}: needs exactly one of say or dtmf`);
+    }
     if (line.after === 'reply-start' && !scenario.llm.some((r) => r.id && r.id === line.reply)) {
       throw new ConfigError(`${path}: /caller/${i}/reply: no llm rule has id "${line.reply}"`);
     }
@@ -158,7 +173,14 @@ export interface SimulateOptions {
   log: Logger;
   /** Loaded once per process and shared (Silero). */
   vad: VAD;
-  noise?: NoiseSuppressorFactory;
+  /** The process's noise suppression (loadNoiseSuppression); none when absent. */
+  noise?: NoiseSuppression;
+  /** LiveKit server API for transfers (default: from the settings; unreachable without them). */
+  livekit?: Pick<LiveKitClients, 'sip' | 'rooms'>;
+  /** Call events the agent reports (call.transferred, call.voicemail, call.summary). */
+  onReport?: (type: WorkerEventType, data: Record<string, unknown>) => void;
+  /** Limits of the call job (e.g. a short maxCallDurationMs). */
+  limits?: CallJobOptions['limits'];
   /** Turn detector: `local` = LiveKit's v1-mini model in this process; `vad` = VAD silence. */
   turnDetection?: 'local' | 'vad';
   /** Writes call.wav and timeline.json here. */
@@ -239,6 +261,7 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
     codeTools,
     vad: o.vad,
     ...(o.noise ? { noise: o.noise } : {}),
+    telephony: telephonyDeps(config, o.livekit ?? simLiveKit(config)),
     models: (): SessionModels => ({ stt, llm: llmModel, tts }),
     ...(o.turnDetection === 'local' ? { turnDetector: localTurnDetector() } : {}),
     interruption: resolveSoftAckOptions(config),
@@ -246,7 +269,10 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
     log: o.log,
   });
   const transport = new SimTransport(scenario, clock, input, output, state, o.onStart);
-  const reporter: CallReporter = { report() {}, flush: async () => {} };
+  const reporter: CallReporter = {
+    report: (_callId, type, data) => o.onReport?.(type, data),
+    flush: async () => {},
+  };
 
   let metrics: CallMetrics | undefined;
   const entries: SimTimelineEntry[] = [];
@@ -261,6 +287,7 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
     createSession,
     reporter,
     log: o.log,
+    ...(o.limits ? { limits: o.limits } : {}),
     now: () => clock.epochAt(clock.now()),
     onMetrics: (m) => {
       metrics = m;
@@ -286,6 +313,19 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
   const result: SimResult = { summary, timeline, checks, lag: lag.stop(), recording };
   if (o.outDir) result.files = writeOutputs(o.outDir, scenario, result);
   return result;
+}
+
+/**
+ * The LiveKit server API of the settings; without them an address where nothing listens, so a
+ * transfer fails fast ("a technical problem") as it would against an unreachable server.
+ */
+function simLiveKit(config: Config): Pick<LiveKitClients, 'sip' | 'rooms'> {
+  return createLiveKitClients({
+    LIVEKIT_URL: config.LIVEKIT_URL ?? 'http://127.0.0.1:9',
+    LIVEKIT_API_KEY: config.LIVEKIT_API_KEY ?? 'simulation',
+    LIVEKIT_API_SECRET: config.LIVEKIT_API_SECRET ?? 'simulation',
+    LIVEKIT_TIMEOUT_MS: 2000,
+  });
 }
 
 function isCallerEntry(e: SimTimelineEntry): boolean {
@@ -325,6 +365,8 @@ class ScriptState {
 class SimTransport implements CallTransport {
   readonly callId: string;
   readonly jobMetadata = '';
+  /** The room side: the caller is a participant here too (presence, key presses). */
+  readonly media = new SimCallMedia({ keyGapMs: 200 });
   readonly closed: Promise<string>;
   #close!: (reason: string) => void;
   readonly caller: SimCaller;
@@ -350,18 +392,18 @@ class SimTransport implements CallTransport {
       ...(scenario.call.to ? { 'sip.trunkPhoneNumber': scenario.call.to } : {}),
       ...scenario.call.attributes,
     });
+    this.caller.onLeave = () => this.media.leave(this.caller.identity);
   }
 
   async waitForCaller(): Promise<Caller> {
+    this.media.join(this.caller.identity, { ...this.caller.attributes() });
     return this.caller;
   }
 
   async startSession(parts: CallSessionParts, _caller: Caller): Promise<void> {
     const session = parts.session as voice.AgentSession<PhoneSessionData>;
     this.state.watch(session);
-    session.input.audio = parts.noise
-      ? new SuppressedAudioInput(this.input, parts.noise)
-      : this.input;
+    session.input.audio = parts.noise ? parts.noise.wrapInput(this.input) : this.input;
     session.output.audio = this.output;
     await session.start({ agent: parts.agent });
     this.clock.start();
@@ -403,14 +445,22 @@ class SimCaller implements Caller {
     return () => this.#listeners.delete(fn);
   }
 
+  /** Told when the caller leaves (the transport's media sees the participant go). */
+  onLeave: (() => void) | undefined;
+
   set(changes: Record<string, string>): void {
     this.#attrs = { ...this.#attrs, ...changes };
     for (const fn of this.#listeners) fn(this.#attrs);
   }
 
   leave(reason: string): void {
+    if (this.#gone) return;
+    this.#gone = true;
     this.#leave(reason);
+    this.onLeave?.();
   }
+
+  #gone = false;
 }
 
 interface ScriptDeps {
@@ -429,13 +479,20 @@ async function runScript(scenario: Scenario, audio: Int16Array[], d: ScriptDeps)
   for (const [i, line] of scenario.caller.entries()) {
     const at = await waitFor(line, since, d);
     if (at === undefined) return; // the call ended first
+    if (line.dtmf !== undefined) {
+      // Keys, not speech: they reach the agent through the call's media, as from a room.
+      d.emit({ t: Math.round(at), type: 'caller-line', text: `[keys ${line.dtmf}]`, endT: at });
+      await d.transport.media.pressDigits(d.transport.caller.identity, line.dtmf);
+      since = d.clock.now();
+      continue;
+    }
     const samples = audio[i]!;
     const end = d.input.play(samples, at);
-    d.stt.addUtterance({ atMs: at, durationMs: end - at, transcript: line.say });
+    d.stt.addUtterance({ atMs: at, durationMs: end - at, transcript: line.say ?? '' });
     d.emit({
       t: Math.round(at),
       type: 'caller-line',
-      text: line.say,
+      text: line.say ?? '',
       endT: Math.round(end),
       ...(line.expect ? { expect: line.expect } : {}),
     });
@@ -498,6 +555,12 @@ function scriptedLlm(scenario: Scenario, state: ScriptState): ScriptedLLM {
     if (!rule) return undefined;
     if (rule.id) state.replies.set(rule.id, state.clock.now());
     if (rule.handoff) return { toolCalls: [{ name: handoffToolName(rule.handoff), args: {} }] };
+    if (rule.tool) {
+      return {
+        ...(rule.reply ? { text: rule.reply } : {}),
+        toolCalls: [{ name: rule.tool, args: rule.args ?? {} }],
+      };
+    }
     return rule.reply ? { text: rule.reply } : undefined;
   });
 }
@@ -522,9 +585,11 @@ async function warmTts(tts: OfflineTTS, scenario: Scenario, agents: AgentsConfig
 
 /** Caller audio for one line at 8 kHz: its clips and synthesised parts, in order. */
 async function callerAudio(line: CallerLineSpec, baseDir: string): Promise<Int16Array> {
+  if (line.say === undefined) return new Int16Array(0); // keys only
+  const say = line.say;
   const voiceOpts = { voice: line.voice ?? 'en-us+m3', rate: 165, sampleRate: PHONE_SAMPLE_RATE };
   const parts: Int16Array[] = [];
-  for (const part of line.audio ?? [{ tts: line.say }]) {
+  for (const part of line.audio ?? [{ tts: say }]) {
     if (typeof part === 'string') {
       const file = resolve(baseDir, part);
       if (existsSync(file)) {
@@ -533,7 +598,7 @@ async function callerAudio(line: CallerLineSpec, baseDir: string): Promise<Int16
         continue;
       }
       // A missing clip must not break the demo: say the line's words instead.
-      parts.push((await speak(line.say, voiceOpts)).samples);
+      parts.push((await speak(say, voiceOpts)).samples);
       continue;
     }
     parts.push((await speak(part.tts, voiceOpts)).samples);

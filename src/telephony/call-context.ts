@@ -6,6 +6,12 @@
  * Carriers send anything in the number fields: E.164, national formats, SIP URIs, "anonymous",
  * or nothing at all (`hidePhoneNumber`). Numbers are normalised to E.164 where possible and the
  * raw value is kept beside them, so routing and tools never have to re-parse.
+ *
+ * The job metadata is the API's dispatch contract (AgentJobMetadata in src/api/calls-model.ts):
+ * LiveKit dispatches the worker pool (AGENT_NAME), and the JSON names the agent of the agents
+ * file (`agent`) and carries the user's metadata (`metadata`), plus, for outbound calls, the
+ * call fields (`direction`, `to`, `callId`, ...). Metadata in another format (a dispatch made
+ * outside the API) contributes nothing but a `direction`/`agent` it happens to have.
  */
 import type { CountryCode } from 'libphonenumber-js';
 import { toE164 } from '../core/phone.js';
@@ -38,9 +44,16 @@ export interface CallContext {
   headers: Record<string, string>;
   /** Custom participant attributes (from the dispatch rule or the outbound request). */
   attributes: Record<string, string>;
-  /** The job's metadata when it is a JSON object (outbound calls carry their request here). */
+  /**
+   * The user's metadata: the `metadata` object inside the job metadata (the API's call
+   * `metadata` merged with `agent.metadata`); {} when absent. Routes' `metadata:` conditions
+   * match its keys.
+   */
   metadata: Record<string, unknown>;
-  /** `metadata.agent` when it is a string: an explicit agent choice made by the dispatcher. */
+  /**
+   * The job metadata's `agent` (an agent of the agents file chosen by the dispatcher: the API's
+   * `agent.name`); a `{ name }` object is read too (job metadata version 1).
+   */
   requestedAgent?: string;
   roomName?: string;
   participantIdentity?: string;
@@ -85,8 +98,9 @@ const HIDDEN_VALUES = new Set([
 
 export function buildCallContext(input: CallContextInput): CallContext {
   const attrs = input.attributes ?? {};
-  const metadata = parseMetadata(input.jobMetadata);
-  const direction = detectDirection(attrs, metadata);
+  const job = parseObject(input.jobMetadata);
+  const metadata = isPlainObject(job.metadata) ? job.metadata : {};
+  const direction = detectDirection(attrs, job);
   const region = input.defaultRegion as CountryCode | undefined;
 
   // sip.phoneNumber is always the remote party, sip.trunkPhoneNumber always our side.
@@ -121,11 +135,7 @@ export function buildCallContext(input: CallContextInput): CallContext {
   assign(ctx, 'ruleId', clean(attrs['sip.ruleID']));
   assign(ctx, 'livekitCallId', clean(attrs['sip.callID']));
   assign(ctx, 'sipCallId', clean(attrs['sip.callIDFull']));
-  assign(
-    ctx,
-    'requestedAgent',
-    typeof metadata.agent === 'string' && metadata.agent ? metadata.agent : undefined,
-  );
+  assign(ctx, 'requestedAgent', agentNameOf(job.agent));
   assign(ctx, 'roomName', input.roomName);
   assign(ctx, 'participantIdentity', input.participantIdentity);
   return ctx;
@@ -147,27 +157,33 @@ export function userPart(value: string): string {
  */
 function detectDirection(
   attrs: Readonly<Record<string, string>>,
-  metadata: Record<string, unknown>,
+  job: Record<string, unknown>,
 ): CallDirection {
-  if (metadata.direction === 'outbound' || metadata.direction === 'inbound') {
-    return metadata.direction;
-  }
+  if (job.direction === 'outbound' || job.direction === 'inbound') return job.direction;
   if (attrs['sip.ruleID']) return 'inbound';
   if (attrs['sip.callStatus'] === 'dialing') return 'outbound';
   return 'inbound';
 }
 
-function parseMetadata(raw: string | undefined): Record<string, unknown> {
+/** `"billing"`, or `{ "name": "billing" }` (job metadata version 1, and defensively). */
+function agentNameOf(agent: unknown): string | undefined {
+  const name = isPlainObject(agent) ? agent.name : agent;
+  return typeof name === 'string' && name.trim() ? name.trim() : undefined;
+}
+
+function parseObject(raw: string | undefined): Record<string, unknown> {
   if (!raw?.trim()) return {};
   try {
     const parsed: unknown = JSON.parse(raw);
-    return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : {};
+    return isPlainObject(parsed) ? parsed : {};
   } catch {
     // Free-text metadata is not ours to interpret.
     return {};
   }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function clean(value: string | undefined): string | undefined {

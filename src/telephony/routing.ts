@@ -2,10 +2,15 @@
  * Call routing: which agent takes a call, or a polite refusal (blocked callers), decided from
  * the CallContext and the `routes:` of the agents file.
  *
- * - An explicit `agent` in the job metadata (set by our own dispatcher for outbound calls) wins
- *   when that agent exists.
+ * - An explicit `agent` in the job metadata (the API's `agent.name`: outbound calls, dispatch
+ *   rules, routed numbers) wins when the agents file has it; only refusal routes that match
+ *   (blocked callers) still come first, so naming an agent never lets a blocked caller through.
+ *   An agent the file lacks is logged as a warning and the routes decide.
  * - Otherwise routes are tried in file order; the first whose every condition holds wins. The
  *   default route (last, `default: true`) takes what is left.
+ * - `metadata:` conditions match keys of the user's metadata (CallContext.metadata: the
+ *   `metadata` object of the job metadata), not the job metadata's own fields (direction, to,
+ *   callId...): those have their own conditions, and a user key must not collide with them.
  * - Patterns are globs: `*` matches any run of characters, everything else is literal, case is
  *   ignored. `+1415*` is a prefix, `+14155550100` one number, `*` anything present.
  * - Numbers are compared in E.164 and, for callers that are not phone numbers (PBX extensions,
@@ -21,12 +26,30 @@ export type RouteDecision =
   /** Say this message and hang up. */
   | { refuse: string; route: string };
 
+/** Where `route` reports a requested agent the agents file does not have. */
+export interface RouteLog {
+  warn(obj: object, msg: string): void;
+}
+
 export function route(
   config: Pick<AgentsConfig, 'agents' | 'routes'>,
   call: CallContext,
+  log?: RouteLog,
 ): RouteDecision {
-  if (call.requestedAgent && config.agents.has(call.requestedAgent)) {
-    return { agent: call.requestedAgent, route: 'metadata.agent' };
+  const requested = call.requestedAgent;
+  if (requested && config.agents.has(requested)) {
+    for (const [i, r] of config.routes.entries()) {
+      if (r.refuse !== undefined && !r.default && r.match && matches(r.match, call)) {
+        return decide(r, i);
+      }
+    }
+    return { agent: requested, route: 'metadata.agent' };
+  }
+  if (requested) {
+    log?.warn(
+      { requestedAgent: requested, agents: [...config.agents.keys()] },
+      'the job metadata names an agent the agents file does not have; routing the call instead',
+    );
   }
   for (const [i, r] of config.routes.entries()) {
     if (r.default || (r.match && matches(r.match, call))) return decide(r, i);

@@ -104,6 +104,7 @@ function warmTool(o: TelephonyToolsOptions, t: TransferSpec) {
           summary,
           targetName: t.name.replace(/_/g, ' '),
           ringingTimeoutS: o.ringTimeoutS,
+          ...(t.extension ? { dtmf: t.extension } : {}),
           decisionTimeoutMs: o.warm.decisionTimeoutMs,
           hold: o.warm.hold,
           createConsultSession: o.warm.createConsultSession,

@@ -8,31 +8,36 @@ import { loadAgentsFile } from '../agents/agents-file.js';
 import { defaultCodeTools } from '../agents/code-tools.js';
 import { agentModels, createTurnDetector, loadVAD, sessionModels } from '../agents/providers.js';
 import { loadConfig } from '../core/config.js';
+import { createLiveKitClients } from '../core/livekit.js';
 import { createLogger } from '../core/logger.js';
 import { resolveSoftAckOptions } from '../telephony/interruption/index.js';
+import { loadNoiseSuppression } from '../telephony/noise/index.js';
 import { runCallJob } from './call-job.js';
 import { createCallReporter } from './call-report.js';
-import { loadNoiseFactory } from './noise-backend.js';
 import { RoomTransport } from './room-transport.js';
-import { createPhoneSessionFactory, warmUpVad } from './session.js';
+import { createPhoneSessionFactory, telephonyDeps, warmUpVad } from './session.js';
 
 type ProcessData = {
   job: Awaited<ReturnType<typeof prepareProcess>>;
 };
 
-/** Everything a job process loads once: settings, agents file, VAD, noise suppression. */
+/**
+ * Everything a job process loads once: settings, agents file, VAD, noise suppression, the
+ * LiveKit server clients and hold audio of the telephony features.
+ */
 async function prepareProcess() {
   const config = loadConfig({ role: 'worker' });
   const log = createLogger(config, { name: 'worker' });
   const codeTools = defaultCodeTools();
   const agents = loadAgentsFile(config.AGENTS_CONFIG, { codeToolNames: codeTools.names() });
-  const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseFactory()]);
+  const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseSuppression(config, log)]);
   await warmUpVad(vad);
   const createSession = createPhoneSessionFactory({
     agents,
     codeTools,
     vad,
     noise,
+    telephony: telephonyDeps(config, createLiveKitClients(config)),
     models: () => sessionModels(config),
     agentModels: agentModels(config),
     turnDetector: createTurnDetector,
@@ -62,6 +67,7 @@ export default defineAgent<ProcessData>({
         reporter,
         log,
         limits: {
+          // The agent says goodbye shortly before; this is the hard cut (call-job.ts).
           maxCallDurationMs: config.MAX_CALL_DURATION_S * 1000,
           answerTimeoutMs: config.OUTBOUND_ANSWER_TIMEOUT_S * 1000,
         },

@@ -6,18 +6,24 @@
  *
  *   wait for the phone participant → CallContext from its SIP attributes → route →
  *   outbound: wait until the callee answers (`sip.callStatus` = `active`) → start the session
- *   (the agent greets) → run until someone hangs up, the call hits its length limit or the
- *   transport goes away → hang up → summary to the API.
+ *   (the agent greets) → run until someone hangs up, the agent ends the call (end_call, silence,
+ *   the length limit with a goodbye, voicemail), a transfer takes the caller away, or the
+ *   transport goes away → after a warm transfer, wait while caller and human talk → hang up →
+ *   summary to the API.
  *
  * A refused call (blocked caller) gets its message said and is hung up. An outbound call that
  * is never answered ends without the agent ever speaking.
  */
 import { voice } from '@livekit/agents';
-import type { AudioFrame, FrameProcessor } from '@livekit/rtc-node';
 import type { AgentsConfig } from '../agents/agents-file.js';
 import type { Logger } from '../core/logger.js';
 import { buildCallContext, type CallContext } from '../telephony/call-context.js';
+import type { CallControl, CallMedia } from '../telephony/call-control.js';
+import type { NoiseSuppression } from '../telephony/noise/index.js';
 import { route } from '../telephony/routing.js';
+import type { TransferMark } from '../telephony/tools.js';
+import { superviseBridge } from '../telephony/transfer/bridge.js';
+import type { CallEventSink } from '../telephony/voicemail/answering-machine.js';
 import { type CallEnd, CallMetrics, type CallSummary } from './call-metrics.js';
 import type { CallReporter } from './call-report.js';
 
@@ -38,11 +44,14 @@ export interface CallTransport {
   readonly callId: string;
   /** The job's metadata (outbound calls: the API's OutboundCallJob as JSON). */
   readonly jobMetadata: string;
+  /** The room side of the call for transfers, DTMF and call ending (src/telephony). */
+  readonly media: CallMedia;
   /** Connects and resolves with the phone participant; rejects when the call goes away first. */
   waitForCaller(opts: { identity?: string; signal: AbortSignal }): Promise<Caller>;
   /**
    * Starts `parts.session` with `parts.agent`, this transport's audio in/out linked to the
-   * caller, and `parts.noise` (if any) on the caller's audio before VAD and STT.
+   * caller, and the call's noise suppression from `parts.noise` (if any) on the caller's audio
+   * before VAD and STT (`forRoom()` for a room, `wrapInput()` for any other input).
    */
   startSession(parts: CallSessionParts, caller: Caller): Promise<void>;
   /** Ends the call for everyone (room: deletes it, which hangs up the phone line). */
@@ -56,8 +65,10 @@ export interface CallSessionParts {
   session: voice.AgentSession;
   /** The agent that takes the call (routing decided), or a bare announcer for a refusal. */
   agent: voice.Agent;
-  /** Noise suppression for the caller's audio (undefined when off). */
-  noise?: FrameProcessor<AudioFrame>;
+  /** The process's noise suppression; the transport takes this call's piece from it. */
+  noise?: NoiseSuppression;
+  /** The call's control (transfers, DTMF, ...); a refusal has none. */
+  control?: CallControl;
   /** Called once the session runs (binds what needs a started session). */
   started(): void;
   /** Frees per-call resources (noise suppressor, ...); called after the session closed. */
@@ -69,10 +80,26 @@ export type CallSessionFactory = (args: {
   /** Routed agent; undefined for a refusal (the agent only announces). */
   agentName: string | undefined;
   metrics: CallMetrics;
+  /** The room name (= call id). */
+  callId: string;
+  /** The phone participant. */
+  callerIdentity: string;
+  media: CallMedia;
+  /**
+   * When the agent ends the call with a goodbye (ms after the session started); the job's own
+   * limit a little later only backs it up. Undefined = no limit.
+   */
+  endAfterMs: number | undefined;
+  /** Call events only the agent knows (transferred, voicemail) to the API. */
+  report: CallEventSink;
 }) => Promise<CallSessionParts>;
 
 export interface CallLimits {
-  /** MAX_CALL_DURATION_S in ms; a shorter `maxDurationS` in the job metadata wins. */
+  /**
+   * MAX_CALL_DURATION_S in ms; a shorter `maxDurationS` in the job metadata wins. The agent
+   * says goodbye and hangs up GOODBYE_MARGIN_MS before it (installCallEnding); at the limit
+   * itself the job cuts the call only if that did not happen (a stuck session).
+   */
   maxCallDurationMs: number;
   /** OUTBOUND_ANSWER_TIMEOUT_S in ms; `ringingTimeoutS` in the job metadata (+ margin) wins. */
   answerTimeoutMs: number;
@@ -103,6 +130,8 @@ export interface CallJobOptions {
 
 /** Time the SIP side is given beyond the API's ringing timeout before the job gives up. */
 const RINGING_MARGIN_MS = 5000;
+/** The agent's goodbye at the length limit starts this long before the hard cut. */
+const GOODBYE_MARGIN_MS = 15_000;
 
 export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
   const { transport, reporter } = opts;
@@ -194,8 +223,20 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
   const agentName = 'agent' in decision ? decision.agent : undefined;
   let parts: CallSessionParts | undefined;
   let end: CallEnd;
+  let startedAt = Date.now();
   try {
-    parts = await opts.createSession({ call, agentName, metrics });
+    parts = await opts.createSession({
+      call,
+      agentName,
+      metrics,
+      callId,
+      callerIdentity: caller.identity,
+      media: transport.media,
+      endAfterMs: Number.isFinite(maxDurationMs)
+        ? Math.max(maxDurationMs - GOODBYE_MARGIN_MS, maxDurationMs / 2)
+        : undefined,
+      report: (type, data) => reporter.report(callId, type, data),
+    });
     const { session } = parts;
     metrics.attach(session);
     if (agentName) metrics.noteAgent(agentName);
@@ -203,6 +244,7 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
       session.once(voice.AgentSessionEventTypes.Close, resolve),
     );
     await transport.startSession(parts, caller);
+    startedAt = Date.now();
     parts.started();
 
     if ('refuse' in decision) {
@@ -221,8 +263,9 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
         transport.closed.then(
           (reason): CallEnd => ({ outcome: 'completed', endedBy: 'system', reason }),
         ),
+        // Backstop only: the agent's own goodbye (endAfterMs) normally ended the call already.
         delay(maxDurationMs, stop.signal).then(
-          (): CallEnd => ({ outcome: 'max-duration', endedBy: 'system' }),
+          (): CallEnd => ({ outcome: 'max-duration', endedBy: 'system', reason: 'hard limit' }),
         ),
       ]);
     }
@@ -239,6 +282,17 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
     await parts.session
       .close()
       .catch((err: Error) => log.warn({ err: err.message }, 'session close failed'));
+  }
+  // 6. A warm transfer bridged caller and human in this room: deleting it now would hang up
+  // both. Wait until one of them hangs up (or the call's limit), then hang up the other.
+  const bridged = warmBridge(parts);
+  if (bridged && parts?.control) {
+    log.info({ humanIdentity: bridged }, 'warm transfer bridged; waiting for a side to hang up');
+    const left = await superviseBridge(parts.control, {
+      humanIdentity: bridged,
+      maxDurationMs: Math.max(0, maxDurationMs - (Date.now() - startedAt)),
+    });
+    log.info({ left }, 'transferred call ended');
   }
   const summary = metrics.end(end);
   await transport
@@ -309,12 +363,24 @@ function watchAnswered(caller: Caller): { promise: Promise<'active' | 'hangup'>;
   return { promise, stop: () => off() };
 }
 
-/** Set by the transfer tool (src/agents) on the session's userData when it moved the caller. */
-function transferredTo(session: voice.AgentSession): string | undefined {
-  const data = session.userData as { transferredTo?: unknown } | undefined;
-  return typeof data?.transferredTo === 'string' ? data.transferredTo : undefined;
+/** Set by the transfer tools (src/telephony/tools.ts) on the session's userData. */
+function transferMark(session: voice.AgentSession): TransferMark {
+  const data = session.userData as TransferMark | undefined;
+  return data && typeof data === 'object' ? data : {};
 }
 
+function transferredTo(session: voice.AgentSession): string | undefined {
+  const to = transferMark(session).transferredTo;
+  return typeof to === 'string' ? to : undefined;
+}
+
+/** The human's identity when a warm transfer left caller and human talking in the room. */
+function warmBridge(parts: CallSessionParts | undefined): string | undefined {
+  const t = parts ? transferMark(parts.session).transfer : undefined;
+  return t?.mode === 'warm' ? t.humanIdentity : undefined;
+}
+
+/** Close reasons of the session (framework's, and those src/telephony shuts it down with). */
 function endOfSession(ev: voice.CloseEvent, session: voice.AgentSession): CallEnd {
   const reason = String(ev.reason);
   if (ev.error)
@@ -325,8 +391,17 @@ function endOfSession(ev: voice.CloseEvent, session: voice.AgentSession): CallEn
       return { outcome: 'completed', endedBy: 'caller', reason };
     case 'job_shutdown':
       return { outcome: 'completed', endedBy: 'system', reason };
+    case 'warm_transfer':
+      return { outcome: 'transferred', endedBy: 'agent', reason };
+    case 'max_duration':
+      return { outcome: 'max-duration', endedBy: 'agent', reason };
+    case 'voicemail':
+      return { outcome: 'voicemail', endedBy: 'agent', reason };
+    case 'silence_timeout':
+      // The caller went quiet; the agent asked, then said goodbye.
+      return { outcome: 'completed', endedBy: 'agent', reason };
     default:
-      // `user_initiated` or a tool's own reason (end-call, warm transfer): the agent ended it.
+      // `user_initiated` (end_call) or another tool's own reason: the agent ended it.
       return { outcome: 'completed', endedBy: 'agent', reason };
   }
 }

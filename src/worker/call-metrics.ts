@@ -21,8 +21,9 @@ export type CallOutcome =
   | 'completed' // the conversation ran and one side hung up
   | 'no-answer' // outbound: the callee never picked up
   | 'refused' // routing refused the call (blocked caller)
-  | 'max-duration' // cut off at MAX_CALL_DURATION_S
-  | 'transferred' // handed to a human or another number (SIP REFER)
+  | 'max-duration' // ended at MAX_CALL_DURATION_S (the agent says so first)
+  | 'transferred' // handed to a human or another number (SIP REFER, warm transfer)
+  | 'voicemail' // outbound: a machine answered (message left or hung up)
   | 'error';
 
 /** Who ended the call. */

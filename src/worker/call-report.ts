@@ -9,7 +9,11 @@
  */
 import type { Logger } from '../core/logger.js';
 
-export type WorkerEventType = 'call.answered' | 'call.summary' | 'call.voicemail';
+export type WorkerEventType =
+  | 'call.answered'
+  | 'call.summary'
+  | 'call.voicemail'
+  | 'call.transferred';
 
 export interface CallReporter {
   report(callId: string, type: WorkerEventType, data: Record<string, unknown>): void;

@@ -5,8 +5,9 @@
  * outbound calls). Each call runs in its own job process (agent.ts). The worker reports its
  * load as calls in progress of MAX_CONCURRENT_CALLS or CPU of WORKER_MAX_CPU, whichever is
  * higher, so LiveKit stops sending calls to a full worker; between load reports a job request is
- * also refused when the worker already runs MAX_CONCURRENT_CALLS. SIGTERM drains: no new calls,
- * running calls finish (up to MAX_CALL_DURATION_S), then the process exits.
+ * also refused when the worker already runs MAX_CONCURRENT_CALLS. The calls in progress are also
+ * served to Prometheus on WORKER_METRICS_PORT (metrics.ts) for autoscaling. SIGTERM drains: no
+ * new calls, running calls finish (up to MAX_CALL_DURATION_S), then the process exits.
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,7 @@ import { defaultCodeTools } from '../agents/code-tools.js';
 import { loadConfig } from '../core/config.js';
 import { isCatalogError } from '../core/errors.js';
 import { hasRoomForCall, LOAD_THRESHOLD, workerLoad } from './load.js';
+import { startWorkerMetrics } from './metrics.js';
 
 /** Settings and the agents file are checked here, so a mistake stops the worker with one line. */
 function checkedConfig() {
@@ -59,6 +61,16 @@ async function requestFunc(req: JobRequest): Promise<void> {
   }
   await req.accept();
 }
+
+// The same count LiveKit gets as load: jobs running in this worker's job processes. Until the
+// first load report the server is not known yet, and no call runs either.
+await startWorkerMetrics({
+  port: config.WORKER_METRICS_PORT,
+  activeCalls: () => server?.activeJobs.length ?? 0,
+}).catch((err: Error) => {
+  console.error(`WORKER_METRICS_PORT ${config.WORKER_METRICS_PORT}: ${err.message}`);
+  process.exit(2);
+});
 
 // commander (inside cli.runApp) reads LOG_LEVEL itself and knows no "silent".
 if (process.env.LOG_LEVEL === 'silent') process.env.LOG_LEVEL = 'fatal';

@@ -11,12 +11,15 @@ import {
   RoomEvent,
 } from '@livekit/rtc-node';
 import { PHONE_SAMPLE_RATE } from '../agents/providers.js';
+import { RoomCallMedia } from '../telephony/call-media-room.js';
 import type { Caller, CallSessionParts, CallTransport } from './call-job.js';
 
 export class RoomTransport implements CallTransport {
   readonly closed: Promise<string>;
+  readonly media: RoomCallMedia;
 
   constructor(private readonly ctx: JobContext) {
+    this.media = new RoomCallMedia(ctx.room);
     this.closed = new Promise((resolve) =>
       ctx.room.once(RoomEvent.Disconnected, (reason) => resolve(reasonName(reason))),
     );
@@ -43,6 +46,8 @@ export class RoomTransport implements CallTransport {
   }
 
   async startSession(parts: CallSessionParts, caller: Caller): Promise<void> {
+    // This call's piece: a fresh processor, LiveKit Cloud's filter, or nothing (off).
+    const noiseCancellation = parts.noise?.forRoom();
     await parts.session.start({
       agent: parts.agent,
       room: this.ctx.room,
@@ -50,7 +55,7 @@ export class RoomTransport implements CallTransport {
         participantIdentity: caller.identity,
         // Phone audio is narrowband: ask for it as it is, not upsampled to 24 kHz.
         audioSampleRate: PHONE_SAMPLE_RATE,
-        ...(parts.noise ? { noiseCancellation: parts.noise } : {}),
+        ...(noiseCancellation ? { noiseCancellation } : {}),
         closeOnDisconnect: true,
       },
     });

@@ -9,8 +9,11 @@
  * - Interruptions: the soft-ack policy (src/telephony/interruption): session options, an STT
  *   filter per agent, and the controller attached after start. Its "ignored backchannel"
  *   decisions feed the call metrics.
- * - Noise: the call's noise suppressor (src/telephony/noise) as a frame processor on the caller's
- *   audio, before VAD and STT; the transport puts it in the input path.
+ * - Noise: the process's noise suppression (src/telephony/noise); the transport puts the call's
+ *   piece in the input path, before VAD and STT.
+ * - Telephony (src/telephony, docs/transfers.md): a CallControl per call; the agents get the
+ *   transfer / DTMF / end_call tools; key presses are routed (the agent's DTMF menu); silence
+ *   and the length limit end the call with a goodbye; outbound calls check for voicemail.
  */
 import { type llm, type stt, type tts, type VAD, VADEventType, voice } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
@@ -18,18 +21,28 @@ import type { AgentSpec, AgentsConfig } from '../agents/agents-file.js';
 import type { CodeToolRegistry } from '../agents/code-tools.js';
 import { type AgentModels, createAgentFactory } from '../agents/phone-agent.js';
 import { createSessionData, type PhoneSessionData } from '../agents/session-data.js';
+import type { Config } from '../core/config.js';
+import type { LiveKitClients } from '../core/livekit.js';
 import type { Logger } from '../core/logger.js';
 import type { CallContext } from '../telephony/call-context.js';
+import { type CallControl, createCallControl, type HoldAudio } from '../telephony/call-control.js';
+import { type CallEnding, installCallEnding } from '../telephony/call-ending/install.js';
+import { type DtmfRouter, installDtmf } from '../telephony/dtmf/router.js';
 import {
   attachInterruptionPolicy,
   interruptionSpeechFilter,
   type SoftAckOptions,
   withInterruptionOptions,
 } from '../telephony/interruption/index.js';
-import type { NoiseSuppressorFactory } from '../telephony/noise/suppressor.js';
+import type { NoiseSuppression } from '../telephony/noise/index.js';
+import { createTelephonyTools } from '../telephony/tools.js';
+import { loadHoldAudio } from '../telephony/transfer/hold-audio.js';
+import {
+  handleAnsweringMachine,
+  type VoicemailAction,
+} from '../telephony/voicemail/answering-machine.js';
 import type { CallSessionFactory, CallSessionParts } from './call-job.js';
 import type { CallMetrics } from './call-metrics.js';
-import { NoiseFrameProcessor } from './noise-input.js';
 
 type TurnDetection = NonNullable<
   NonNullable<voice.AgentSessionOptions['turnHandling']>['turnDetection']
@@ -48,6 +61,46 @@ export interface SessionModels {
   tts: tts.TTS;
 }
 
+/** What the telephony features of a call need; loaded once per process. */
+export interface TelephonyDeps {
+  livekit: Pick<LiveKitClients, 'sip' | 'rooms'>;
+  /** TRANSFER_RING_TIMEOUT_S */
+  ringTimeoutS: number;
+  /** WARM_TRANSFER_DECISION_TIMEOUT_S in ms. */
+  decisionTimeoutMs: number;
+  /** DEFAULT_OUTBOUND_TRUNK_ID: the trunk a warm transfer dials the human through. */
+  outboundTrunkId: string | undefined;
+  /** WARM_TRANSFER_HOLD_AUDIO, loaded. */
+  hold: HoldAudio;
+  /** DTMF_INTER_DIGIT_TIMEOUT_S in ms. */
+  interDigitTimeoutMs: number;
+  /** SILENCE_TIMEOUT_S in ms (0 = off). */
+  silenceTimeoutMs: number;
+  /** AMD_MODE, VOICEMAIL_MESSAGE, VOICEMAIL_BEEP_TIMEOUT_S; an agent's `voicemail:` wins. */
+  voicemail: { action: VoicemailAction; message?: string; beepTimeoutMs: number };
+}
+
+/** The telephony deps from the settings (hold audio read here: once per process). */
+export function telephonyDeps(
+  config: Config,
+  livekit: Pick<LiveKitClients, 'sip' | 'rooms'>,
+): TelephonyDeps {
+  return {
+    livekit,
+    ringTimeoutS: config.TRANSFER_RING_TIMEOUT_S,
+    decisionTimeoutMs: config.WARM_TRANSFER_DECISION_TIMEOUT_S * 1000,
+    outboundTrunkId: config.DEFAULT_OUTBOUND_TRUNK_ID,
+    hold: loadHoldAudio(config.WARM_TRANSFER_HOLD_AUDIO),
+    interDigitTimeoutMs: config.DTMF_INTER_DIGIT_TIMEOUT_S * 1000,
+    silenceTimeoutMs: config.SILENCE_TIMEOUT_S * 1000,
+    voicemail: {
+      action: config.AMD_MODE,
+      ...(config.VOICEMAIL_MESSAGE ? { message: config.VOICEMAIL_MESSAGE } : {}),
+      beepTimeoutMs: config.VOICEMAIL_BEEP_TIMEOUT_S * 1000,
+    },
+  };
+}
+
 export interface PhoneSessionDeps {
   agents: AgentsConfig;
   codeTools: CodeToolRegistry;
@@ -60,8 +113,10 @@ export interface PhoneSessionDeps {
   /** Per-call turn detector (default: none → VAD endpointing; production passes v1-mini). */
   turnDetector?: () => TurnDetection;
   interruption: SoftAckOptions;
-  /** Undefined = no local noise suppression. */
-  noise?: NoiseSuppressorFactory;
+  /** The process's noise suppression (loadNoiseSuppression); undefined = none. */
+  noise?: NoiseSuppression;
+  /** Transfers, DTMF, call ending, voicemail; undefined = none of them (bare sessions in tests). */
+  telephony?: TelephonyDeps;
   /** Speak first on outbound calls once answered (default true). */
   greetOutbound?: boolean;
   /** Environment the HTTP tools read their `secretEnv` from. */
@@ -70,22 +125,73 @@ export interface PhoneSessionDeps {
 }
 
 export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFactory {
-  return async ({ call, agentName, metrics }) => {
-    const options = withInterruptionOptions<voice.AgentSessionOptions>(
-      {
-        ...deps.models(call),
-        vad: deps.vad,
-        turnHandling: {
-          turnDetection: deps.turnDetector?.() ?? 'vad',
-          endpointing: phoneEndpointing,
-        },
+  return async ({
+    call,
+    agentName,
+    metrics,
+    callId,
+    callerIdentity,
+    media,
+    endAfterMs,
+    report,
+  }) => {
+    const sessionOptions = (): voice.AgentSessionOptions => ({
+      ...deps.models(call),
+      vad: deps.vad,
+      turnHandling: {
+        turnDetection: deps.turnDetector?.() ?? 'vad',
+        endpointing: phoneEndpointing,
       },
+    });
+    const options = withInterruptionOptions<voice.AgentSessionOptions>(
+      sessionOptions(),
       deps.interruption,
     );
     const session = new voice.AgentSession<PhoneSessionData>({
       ...options,
       userData: createSessionData(call),
     });
+    const t = deps.telephony;
+    // A refusal only says its message: no control over the call, no tools.
+    const control: CallControl | undefined =
+      t && agentName
+        ? createCallControl({
+            room: callId,
+            callerIdentity,
+            livekit: t.livekit,
+            media,
+            log: deps.log.child({ callId }),
+          })
+        : undefined;
+    const specOf = (name: string | undefined) => (name ? deps.agents.agents.get(name) : undefined);
+    let router: DtmfRouter | undefined;
+    if (t && control) {
+      router = installDtmf(session, control, {
+        // Read at each key press: after a handoff, the agent now talking owns the menu.
+        menu: currentMenu(() => specOf(session.userData.currentAgent ?? agentName)),
+        interDigitTimeoutMs: t.interDigitTimeoutMs,
+      });
+    }
+    const telephonyTools =
+      t && control
+        ? (spec: AgentSpec) =>
+            createTelephonyTools({
+              control,
+              direction: call.direction,
+              transfers: spec.transfers ?? [],
+              ringTimeoutS: t.ringTimeoutS,
+              warm: {
+                trunkId: t.outboundTrunkId,
+                decisionTimeoutMs: t.decisionTimeoutMs,
+                hold: t.hold,
+                // The consultation with the human: same models, its own session.
+                createConsultSession: () => new voice.AgentSession(sessionOptions()),
+                amd: {},
+              },
+              ...(router ? { dtmf: router } : {}),
+              report,
+            }) as llm.ToolContextEntry<PhoneSessionData>[]
+        : undefined;
     const factory = createAgentFactory({
       config: deps.agents,
       codeTools: deps.codeTools,
@@ -95,27 +201,51 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
       ...(deps.env ? { env: deps.env } : {}),
       speechFilter: (spec) => interruptionSpeechFilter(spec.interruptions),
       greet: call.direction === 'outbound' ? (deps.greetOutbound ?? true) : true,
+      ...(telephonyTools ? { extraTools: telephonyTools } : {}),
     });
     const agent = agentName
       ? factory.create(agentName)
       : // A refusal only says its message (session.say): no instructions, tools or greeting.
         new voice.Agent({ instructions: 'You only read out messages.' });
-    const noise =
-      deps.noise && deps.noise.backend !== 'off' ? new NoiseFrameProcessor(deps.noise) : undefined;
     let controller: ReturnType<typeof attachInterruptionPolicy> | undefined;
+    let ending: CallEnding | undefined;
 
     const parts: CallSessionParts = {
       session,
       agent,
-      ...(noise ? { noise } : {}),
+      ...(deps.noise ? { noise: deps.noise } : {}),
+      ...(control ? { control } : {}),
       started() {
         controller = attachInterruptionPolicy(session, deps.interruption, {
           onDecision: (r) => noteDecision(metrics, r),
         });
+        if (!t || !control) return;
+        // The one length limit of a call: the agent says so and hangs up (the job's hard limit
+        // comes later and only backs this up).
+        ending = installCallEnding(session, {
+          silenceTimeoutMs: t.silenceTimeoutMs,
+          ...(endAfterMs !== undefined ? { maxDurationMs: endAfterMs } : {}),
+          control,
+        });
+        const vm = specOf(agentName)?.voicemail;
+        const action = vm?.action ?? t.voicemail.action;
+        if (call.direction === 'outbound' && action !== 'off') {
+          const message = vm?.message ?? t.voicemail.message;
+          void handleAnsweringMachine(session, {
+            action,
+            ...(message ? { message } : {}),
+            beepTimeoutMs: t.voicemail.beepTimeoutMs,
+            report,
+            log: deps.log.child({ callId }),
+          }).catch((err: Error) =>
+            deps.log.warn({ callId, err: err.message }, 'answering-machine check failed'),
+          );
+        }
       },
       async dispose() {
         controller?.dispose();
-        noise?.close();
+        ending?.dispose();
+        router?.stop();
       },
     };
     return parts;
@@ -143,6 +273,16 @@ export async function warmUpVad(vad: VAD, sampleRate = 8000): Promise<void> {
     clearTimeout(timeout);
     stream.close();
   }
+}
+
+/** A DTMF menu that always reads the current agent's `dtmf.menu`. */
+function currentMenu(spec: () => AgentSpec | undefined): Readonly<Record<string, string>> {
+  return new Proxy(
+    {},
+    {
+      get: (_target, key) => (typeof key === 'string' ? spec()?.dtmf?.menu?.[key] : undefined),
+    },
+  );
 }
 
 /** A backchannel the policy kept the agent talking over counts once, on its final transcript. */

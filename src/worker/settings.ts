@@ -24,6 +24,12 @@ export const workerSettings = {
     min: 1,
     max: 65535,
   }),
+  WORKER_METRICS_PORT: int({
+    doc: 'Worker Prometheus metrics port (GET /metrics: phone_agents_worker_active_calls, which the autoscaler reads)',
+    default: 9464,
+    min: 1,
+    max: 65535,
+  }),
   WORKER_MAX_CPU: num({
     doc: 'CPU use (0-1 of all cores) at which the worker reports itself full, whatever its call count',
     default: 0.85,

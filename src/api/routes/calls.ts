@@ -3,6 +3,11 @@
  * hang-up, cold transfer (SIP REFER) and the worker's event reports. Stateless: every answer
  * comes from LiveKit (see calls-model.ts).
  *
+ * Dispatch: LiveKit agent name = the worker pool's AGENT_NAME (the worker registers under the
+ * same setting). `agent.name` is an agent of the agents file; it and the metadata travel in
+ * the job metadata (`OutboundCallJob`, calls-model.ts), where the worker picks the agent.
+ * Without `agent`, the agents file's routes pick it (e.g. by `metadata:` campaign keys).
+ *
  * Dialing failures are problem+json with `sipStatusCode` / `sipStatus` when the carrier
  * answered (mapping in livekit-errors.ts): busy 409 PA_ERR_SIP_BUSY, declined 403
  * PA_ERR_SIP_DECLINED, no answer 504 PA_ERR_SIP_NO_ANSWER, unreachable 502
@@ -108,18 +113,18 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
   ): Promise<Created> {
     const callId = newCallId();
     const createdAt = new Date().toISOString();
-    const agent = body.agent.name;
+    const agent = body.agent?.name;
     const job: OutboundCallJob = {
       kind: 'phone-agents.call',
-      version: 1,
+      version: 2,
       direction: 'outbound',
       callId,
       room: callId,
       to: body.to,
       from: body.from,
       trunkId,
-      agent: body.agent,
-      metadata: body.metadata,
+      ...(agent ? { agent } : {}),
+      metadata: { ...body.metadata, ...body.agent?.metadata },
       maxDurationS: body.maxDurationS,
       ringingTimeoutS: body.ringingTimeoutS,
       waitUntilAnswered: body.waitUntilAnswered ?? false,
@@ -151,13 +156,15 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
       return e;
     };
 
-    // 1. The room, with the agent dispatched into it and the call request as job metadata:
-    //    the agent must be on its way before the phone rings.
+    // 1. The room, with the worker pool dispatched into it and the call request (naming the
+    //    agent) as job metadata: the agent must be on its way before the phone rings.
     try {
       await livekit.rooms.createRoom({
         name: callId,
         metadata: JSON.stringify(roomMeta),
-        agents: [new RoomAgentDispatch({ agentName: agent, metadata: JSON.stringify(job) })],
+        agents: [
+          new RoomAgentDispatch({ agentName: config.AGENT_NAME, metadata: JSON.stringify(job) }),
+        ],
       });
     } catch (err) {
       throw fail(err, 'room');
@@ -173,7 +180,8 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
         ringingTimeout: body.ringingTimeoutS,
         maxCallDuration: body.maxDurationS ?? config.MAX_CALL_DURATION_S,
       });
-      metrics.callsCreated.inc({ agent });
+      // "(routes)" cannot be an agent name: the agents file's routes chose.
+      metrics.callsCreated.inc({ agent: agent ?? '(routes)' });
       if (body.waitUntilAnswered) {
         void events.publish('call.answered', callId, {
           direction: 'outbound',
@@ -220,7 +228,12 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
         tags: TAGS,
         summary: 'Place an outbound call',
         description:
-          'Dispatches the agent to a new room (the request is its job metadata), then dials. ' +
+          'Dispatches the worker pool (AGENT_NAME) to a new room, then dials. The job metadata ' +
+          'is the call request: `agent` (agent.name, an agent of the agents file; without it ' +
+          "the agents file's routes choose), `metadata` (the call metadata merged with " +
+          'agent.metadata, whose keys win: what `metadata:` route conditions match), ' +
+          'direction, to, ' +
+          'from, callId, maxDurationS, ringingTimeoutS. ' +
           'SIP failures are problem+json with sipStatusCode and sipStatus: busy 409, ' +
           'declined 403, no answer 504, unreachable or rejected 502.',
         headers: IdempotencyHeaders,

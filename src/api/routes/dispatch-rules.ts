@@ -1,7 +1,9 @@
 /**
  * Dispatch rules: /v1/dispatch-rules. A rule picks the room for each inbound call; its `agent`
- * becomes the rule's `roomConfig.agents`, so LiveKit dispatches that named agent to every call
- * the rule matches.
+ * becomes the rule's `roomConfig.agents`: LiveKit dispatches the worker pool (AGENT_NAME) to
+ * every call the rule matches, with `{"agent": name, "metadata": {...}}` as the job metadata,
+ * and the worker connects that agent of its agents file. Rules made outside this service are
+ * shown as they are (agent = their LiveKit agentName and raw metadata).
  *
  * The SDK's create call cannot carry `inboundNumbers`/`numbers`; a rule that has them is
  * created and then replaced with the full object (and deleted again if the replace fails).
@@ -12,6 +14,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import type { SIPDispatchRuleInfo } from 'livekit-server-sdk';
 import { ValidationError } from '../../core/errors.js';
 import { problemResponses } from '../schemas/common.js';
 import {
@@ -63,6 +66,8 @@ function checkShape(shape: RuleShape, sent: Partial<RuleShape>): void {
 export default async function dispatchRules(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { sip } = app.deps.livekit;
+  const agentName = app.deps.config.AGENT_NAME;
+  const toJson = (r: SIPDispatchRuleInfo) => dispatchRuleToJson(r, agentName);
 
   app.post(
     '/v1/dispatch-rules',
@@ -71,9 +76,11 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
         tags: TAGS,
         summary: 'Create a dispatch rule',
         description:
-          'Routes inbound calls matching trunkIds/numbers to rooms and dispatches `agent` into ' +
-          'each room. LiveKit refuses a rule that duplicates another for the same trunk, ' +
-          'numbers and PIN.',
+          'Routes inbound calls matching trunkIds/numbers to rooms. With `agent`, LiveKit ' +
+          'dispatches the worker pool (AGENT_NAME) into each room with the job metadata ' +
+          '{"agent": agent.name, "metadata": agent.metadata}; the worker connects that agent ' +
+          'of its agents file. LiveKit refuses a rule that duplicates another for the same ' +
+          'trunk, numbers and PIN.',
         body: DispatchRuleCreate,
         response: { 201: DispatchRule, ...problemResponses(400, ...UPSTREAM) },
       },
@@ -83,7 +90,7 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
       const shape: RuleShape = { ...body };
       checkShape(shape, body);
       let rule = await callLiveKit('dispatch rule', () =>
-        sip.createSipDispatchRule(sdkRule(shape), ruleCreateOptions(body)),
+        sip.createSipDispatchRule(sdkRule(shape), ruleCreateOptions(body, agentName)),
       );
       if (body.inboundNumbers?.length || body.numbers?.length) {
         const id = rule.sipDispatchRuleId;
@@ -91,6 +98,7 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
           rule,
           { inboundNumbers: body.inboundNumbers, numbers: body.numbers },
           ruleShapeOf(rule.rule),
+          agentName,
         );
         try {
           rule = await callLiveKit(`Dispatch rule ${id}`, () =>
@@ -113,7 +121,7 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
       return reply
         .code(201)
         .header('location', `/v1/dispatch-rules/${rule.sipDispatchRuleId}`)
-        .send(dispatchRuleToJson(rule));
+        .send(toJson(rule));
     },
   );
 
@@ -131,7 +139,7 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
     },
     async () => {
       const all = await callLiveKit('dispatch rules', () => sip.listSipDispatchRule());
-      return { items: all.map(dispatchRuleToJson) };
+      return { items: all.map(toJson) };
     },
   );
 
@@ -145,7 +153,7 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
         response: { 200: DispatchRule, ...problemResponses(400, 404, ...UPSTREAM) },
       },
     },
-    async (req) => dispatchRuleToJson(await getDispatchRule(sip, req.params.id)),
+    async (req) => toJson(await getDispatchRule(sip, req.params.id)),
   );
 
   app.patch(
@@ -172,10 +180,10 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
       const updated = await callLiveKit(`Dispatch rule ${id}`, () =>
         fields
           ? sip.updateSipDispatchRuleFields(id, fields)
-          : sip.updateSipDispatchRule(id, ruleReplace(current, patch, shape)),
+          : sip.updateSipDispatchRule(id, ruleReplace(current, patch, shape, agentName)),
       );
       req.log.info({ ruleId: id, fields: Object.keys(patch) }, 'dispatch rule updated');
-      return dispatchRuleToJson(updated);
+      return toJson(updated);
     },
   );
 

@@ -1,6 +1,7 @@
 /**
  * Numbers: /v1/numbers/:e164 routes a phone number to an agent in one idempotent PUT (an
- * inbound trunk for the number and a dispatch rule naming the agent; see number-routing.ts).
+ * inbound trunk for the number and a dispatch rule that dispatches the worker pool, AGENT_NAME,
+ * with the agent's name and metadata as job metadata; see number-routing.ts).
  * The path takes the number with "+" URL-encoded (%2B) or literal.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -20,7 +21,7 @@ const UPSTREAM = [401, 429, 502, 503, 504] as const;
 
 export default async function numbers(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const router = createNumberRouter(app.deps.livekit.sip);
+  const router = createNumberRouter(app.deps.livekit.sip, app.deps.config.AGENT_NAME);
 
   app.put(
     '/v1/numbers/:e164',
@@ -30,7 +31,9 @@ export default async function numbers(fastify: FastifyInstance): Promise<void> {
         summary: 'Route a phone number to an agent',
         description:
           'Creates or updates the inbound trunk for the number and an individual dispatch rule ' +
-          '(one room per call) that dispatches the agent. Idempotent: the body is the complete ' +
+          '(one room per call) that dispatches the worker pool (AGENT_NAME) with the job ' +
+          'metadata {"agent": agent.name, "metadata": agent.metadata}; the worker connects ' +
+          'that agent of its agents file. Idempotent: the body is the complete ' +
           'routing, repeating it changes nothing. 409 when the number already belongs to a ' +
           'trunk this API does not manage.',
         params: NumberParams,

@@ -2,6 +2,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { CALL_EVENT_TYPES } from '../call-events.js';
 import { E164, StringMap } from './common.js';
+import { AgentMetadataObject, AgentName } from './dispatch-rules.js';
 
 /** Room names: call-<uuid> for outbound calls; inbound rooms are named by dispatch rules. */
 export const CallId = Type.String({
@@ -25,12 +26,6 @@ export const CallStatusSchema = Type.Union(
   { description: 'From the phone participant: sip.callStatus dialing → ringing → active → ended' },
 );
 
-const AgentName = Type.String({
-  pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
-  description: 'Name the agent worker registered (AGENT_NAME)',
-  examples: ['phone-agent'],
-});
-
 export const CreateCallBody = Type.Object(
   {
     to: E164,
@@ -43,19 +38,29 @@ export const CreateCallBody = Type.Object(
         description: 'Outbound trunk (ST_...); DEFAULT_OUTBOUND_TRUNK_ID when absent',
       }),
     ),
-    agent: Type.Object(
-      {
-        name: AgentName,
-        metadata: Type.Optional(
-          Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), {
-            maxProperties: 64,
-            description: 'Free-form settings for the agent, passed in its job metadata',
-          }),
-        ),
-      },
-      { additionalProperties: false },
+    agent: Type.Optional(
+      Type.Object(
+        {
+          name: AgentName,
+          metadata: Type.Optional(AgentMetadataObject),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'The agent of the agents file that takes the call. LiveKit dispatches the worker ' +
+            "pool (AGENT_NAME); this travels in its job metadata. Without it the agents file's " +
+            'routes choose (e.g. `metadata: { campaign: renewals }`)',
+        },
+      ),
     ),
-    metadata: Type.Optional(StringMap),
+    metadata: Type.Optional(
+      Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 4096 }), {
+        maxProperties: 64,
+        description:
+          'Call metadata: returned by GET /v1/calls/:id and in call events, and given to ' +
+          'the agent (merged under agent.metadata, whose keys win)',
+      }),
+    ),
     waitUntilAnswered: Type.Optional(
       Type.Boolean({
         default: false,
@@ -90,7 +95,9 @@ export const CallSchema = Type.Object(
     status: CallStatusSchema,
     to: Type.Optional(Type.String()),
     from: Type.Optional(Type.String()),
-    agent: Type.Optional(Type.String()),
+    agent: Type.Optional(
+      Type.String({ description: 'Outbound: the agent the request named (agents file)' }),
+    ),
     trunkId: Type.Optional(Type.String()),
     sipCallId: Type.Optional(Type.String()),
     sipCallStatus: Type.Optional(Type.String()),

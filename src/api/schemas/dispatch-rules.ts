@@ -1,5 +1,7 @@
 /**
- * Dispatch-rule schemas: which room an inbound call goes to and which agent joins it.
+ * Dispatch-rule schemas: which room an inbound call goes to and which agent joins it. The
+ * agent is an agent of the agents file; LiveKit dispatches the worker pool (AGENT_NAME) with
+ * `{"agent": name, "metadata": {...}}` as the job metadata.
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { E164 } from './common.js';
@@ -16,21 +18,66 @@ export const DEFAULT_ROOM_PREFIX = 'call';
 
 export const RuleIdParams = Type.Object({ id: RuleId }, { additionalProperties: false });
 
-/** The named agent (worker `agentName`) dispatched into every room the rule creates. */
+/**
+ * An agent of the agents file (AGENTS_CONFIG): the product's agent, not LiveKit's agent name.
+ * LiveKit always dispatches the worker pool (AGENT_NAME); this name travels in the job metadata
+ * and the worker connects that agent (or, when the file has no such agent, follows its routes).
+ * Same pattern as agent names in the agents file.
+ */
+export const AgentName = Type.String({
+  pattern: '^[a-z][a-z0-9_-]{0,39}$',
+  description:
+    'An agent of the agents file (lower-case letters, digits, "_" or "-", max 40). Sent to ' +
+    'the worker pool (AGENT_NAME) in the job metadata; an unknown name falls back to the ' +
+    "agents file's routes",
+  examples: ['receptionist'],
+});
+
+/** Free-form settings for the agent: the job metadata's `metadata` object. */
+export const AgentMetadataObject = Type.Record(Type.String({ maxLength: 128 }), Type.Unknown(), {
+  maxProperties: 64,
+  description:
+    'Free-form settings for the agent, given to it as the `metadata` object of its job ' +
+    "metadata (the agents file's `metadata:` route conditions match its keys)",
+});
+
+/** Longest dispatch metadata JSON (`{"agent", "metadata"}`) a rule may carry. */
+export const MAX_DISPATCH_METADATA = 8192;
+
+/** The agent dispatched (by the worker pool AGENT_NAME) into every room the rule creates. */
 export const AgentRef = Type.Object(
   {
-    name: Type.String({
-      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$',
-      description: 'Agent name the worker registered with',
-      examples: ['receptionist'],
-    }),
+    name: AgentName,
     metadata: Type.Optional(
-      Type.String({ maxLength: 8192, description: 'Job metadata the agent receives' }),
+      Type.Union([AgentMetadataObject, Type.String({ maxLength: MAX_DISPATCH_METADATA })], {
+        description:
+          'An object, or (older clients) a string: a JSON object is parsed, any other text ' +
+          'is passed as {"value": "<text>"}, "" as {}. The dispatch metadata is ' +
+          `{"agent": name, "metadata": {...}}, at most ${MAX_DISPATCH_METADATA} characters.`,
+      }),
     ),
   },
   { additionalProperties: false },
 );
 export type AgentRef = Static<typeof AgentRef>;
+
+/**
+ * An agent as read back: for dispatches this service made, `name` and the `metadata` object;
+ * for rules made elsewhere (another LiveKit agent name, or metadata not in our format), the
+ * LiveKit `agentName` and the raw metadata string, so nothing is hidden.
+ */
+export const AgentView = Type.Object(
+  {
+    name: Type.String(),
+    metadata: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.String()], {
+      description:
+        'Object: the agent metadata of a dispatch made by this service. String: the raw ' +
+        'dispatch metadata of a rule made elsewhere (name is then its LiveKit agentName)',
+    }),
+  },
+  { additionalProperties: false },
+);
+export type AgentView = Static<typeof AgentView>;
 
 export const RuleKind = Type.Union(
   [Type.Literal('individual'), Type.Literal('direct'), Type.Literal('callee')],
@@ -120,12 +167,7 @@ export const DispatchRule = Type.Object(
     inboundNumbers: Type.Array(Type.String()),
     numbers: Type.Array(Type.String()),
     hidePhoneNumber: Type.Boolean(),
-    agent: Type.Optional(
-      Type.Object(
-        { name: Type.String(), metadata: Type.String() },
-        { additionalProperties: false },
-      ),
-    ),
+    agent: Type.Optional(AgentView),
     metadata: Type.String(),
     attributes: Type.Record(Type.String(), Type.String()),
   },

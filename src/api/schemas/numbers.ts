@@ -1,10 +1,11 @@
 /**
- * Number routing schemas: one call routes a phone number to an agent (an inbound trunk for the
- * number plus an `individual` dispatch rule naming the agent, both managed by this service).
+ * Number routing schemas: one call routes a phone number to an agent of the agents file (an
+ * inbound trunk for the number plus an `individual` dispatch rule that dispatches the worker
+ * pool, AGENT_NAME, with the agent in its job metadata; both managed by this service).
  */
 import { type Static, Type } from '@sinclair/typebox';
 import { E164 } from './common.js';
-import { AgentRef, DEFAULT_ROOM_PREFIX } from './dispatch-rules.js';
+import { AgentRef, AgentView, DEFAULT_ROOM_PREFIX } from './dispatch-rules.js';
 import { IpAddress, SipAuthInput, SipAuthOutput } from './trunks.js';
 
 export const NumberParams = Type.Object(
@@ -73,12 +74,7 @@ export type NumberRoutingSpec = NumberRoutingInput &
 export const NumberRouting = Type.Object(
   {
     number: Type.String(),
-    agent: Type.Optional(
-      Type.Object(
-        { name: Type.String(), metadata: Type.String() },
-        { additionalProperties: false },
-      ),
-    ),
+    agent: Type.Optional(AgentView),
     roomPrefix: Type.Optional(Type.String()),
     allowedAddresses: Type.Array(Type.String()),
     allowedNumbers: Type.Array(Type.String()),

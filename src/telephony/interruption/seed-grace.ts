@@ -101,7 +101,7 @@ export class SeedGraceController {
       new TransformStream<stt.SpeechEvent | string, stt.SpeechEvent | string>({
         transform: (ev, controller) => {
           const t = transcriptOf(ev);
-          if (!t || !t.text) {
+          if (!t?.text) {
             controller.enqueue(ev);
             return;
           }

@@ -1,0 +1,147 @@
+/**
+ * The dispatch contract end to end: what the API dispatches through the LiveKit stand-in
+ * reaches the worker pool (LiveKit agent name = the worker's AGENT_NAME from the same settings),
+ * and the job metadata it carries, read by the worker's own code (buildCallContext + route with
+ * the shipped agents file), connects the agent the API was asked for, or lets the agents file's
+ * routes choose by the call's metadata.
+ */
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentsConfig, loadAgentsFile } from '../src/agents/agents-file.js';
+import { defaultCodeTools } from '../src/agents/code-tools.js';
+import { buildApp } from '../src/api/app.js';
+import type { Config } from '../src/core/config.js';
+import { buildCallContext, type CallContext } from '../src/telephony/call-context.js';
+import { type RouteLog, route } from '../src/telephony/routing.js';
+import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
+import { createOutboundTrunk, TRUNK_NUMBER } from './support/calls.js';
+import { TEST_API_KEY, testConfig } from './support/config.js';
+
+const repoRoot = resolve(import.meta.dirname, '..');
+const auth = { authorization: `Bearer ${TEST_API_KEY}` };
+/** Dialed by the inbound call; the example file routes this number to `support` by itself. */
+const SUPPORT_NUMBER = '+14155550123';
+const CALLER = '+12125550100';
+
+let lk: Standin;
+let app: FastifyInstance;
+let workerConfig: Config;
+let agents: AgentsConfig;
+
+beforeAll(async () => {
+  lk = await startLiveKitStandin({ answerDelayMs: 20 });
+  const trunkId = await createOutboundTrunk(lk);
+  // One deployment's settings, read by the API and by the worker.
+  const env = {
+    LIVEKIT_URL: lk.url,
+    LIVEKIT_API_KEY: lk.apiKey,
+    LIVEKIT_API_SECRET: lk.apiSecret,
+    AGENT_NAME: 'acme-phone-pool',
+    DEFAULT_OUTBOUND_TRUNK_ID: trunkId,
+    RATE_LIMIT_MAX: '100000',
+  };
+  workerConfig = testConfig(env, 'worker');
+  app = await buildApp({ config: testConfig(env, 'api') });
+  await app.ready();
+  agents = loadAgentsFile(resolve(repoRoot, 'config/agents.example.yaml'), {
+    env: { TOOLS_SECRET: 'test-secret' },
+    codeToolNames: defaultCodeTools().names(),
+  });
+});
+
+afterAll(async () => {
+  await app?.close();
+  await lk?.close();
+});
+
+/** What the worker does at job entry: the job (dispatch) metadata + the SIP participant. */
+function workerSees(room: string, identity: string): CallContext {
+  const dispatches = lk.dispatches(room);
+  expect(dispatches).toHaveLength(1);
+  // The job reaches the pool only when the dispatch names the name the worker registered.
+  expect(dispatches[0]?.agentName).toBe(workerConfig.AGENT_NAME);
+  const sip = lk.participants(room).find((p) => p.identity === identity);
+  expect(sip, `SIP participant ${identity} in ${room}`).toBeDefined();
+  return buildCallContext({
+    attributes: sip?.attributes,
+    jobMetadata: dispatches[0]?.metadata,
+    roomName: room,
+    participantIdentity: identity,
+  });
+}
+
+async function placeCall(body: object): Promise<{ id: string; participantIdentity: string }> {
+  const res = await app.inject({ method: 'POST', url: '/v1/calls', headers: auth, payload: body });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json();
+}
+
+function recordingLog(): RouteLog & { warnings: object[] } {
+  const warnings: object[] = [];
+  return { warnings, warn: (obj) => warnings.push(obj) };
+}
+
+describe('outbound: POST /v1/calls reaches the worker pool', () => {
+  it('connects the agent the request named, with its metadata', async () => {
+    const call = await placeCall({
+      to: NUMBERS.answers,
+      from: TRUNK_NUMBER,
+      agent: { name: 'billing', metadata: { accountNumber: '4711' } },
+      metadata: { crmId: 'c-9' },
+    });
+    const ctx = workerSees(call.id, call.participantIdentity);
+    expect(ctx).toMatchObject({
+      direction: 'outbound',
+      requestedAgent: 'billing',
+      dialedNumber: NUMBERS.answers,
+      callerNumber: TRUNK_NUMBER,
+      metadata: { crmId: 'c-9', accountNumber: '4711' },
+    });
+    expect(route(agents, ctx)).toEqual({ agent: 'billing', route: 'metadata.agent' });
+  });
+
+  it("without an agent, campaign metadata matches the file's renewal-campaign route", async () => {
+    const call = await placeCall({ to: NUMBERS.answers, metadata: { campaign: 'renewals' } });
+    const ctx = workerSees(call.id, call.participantIdentity);
+    expect(ctx.requestedAgent).toBeUndefined();
+    expect(route(agents, ctx)).toEqual({ agent: 'renewals', route: 'renewal-campaign' });
+  });
+
+  it('an agent the file lacks (older clients sent the pool name) is logged; routes decide', async () => {
+    const call = await placeCall({
+      to: NUMBERS.answers,
+      agent: { name: 'phone-agent', metadata: { campaign: 'renewals' } },
+    });
+    const ctx = workerSees(call.id, call.participantIdentity);
+    const log = recordingLog();
+    expect(route(agents, ctx, log)).toEqual({ agent: 'renewals', route: 'renewal-campaign' });
+    expect(log.warnings).toEqual([expect.objectContaining({ requestedAgent: 'phone-agent' })]);
+  });
+});
+
+describe('inbound: a number routed with PUT /v1/numbers reaches the worker pool', () => {
+  it('connects the agent the number was routed to, with its metadata', async () => {
+    const put = await app.inject({
+      method: 'PUT',
+      url: `/v1/numbers/${encodeURIComponent(SUPPORT_NUMBER)}`,
+      headers: auth,
+      payload: { agent: { name: 'billing', metadata: { line: 'priority' } } },
+    });
+    expect(put.statusCode, put.body).toBe(201);
+
+    const inbound = await lk.simulateInboundCall({ from: CALLER, to: SUPPORT_NUMBER });
+    expect(inbound.ruleId).toBe(put.json().dispatchRuleId);
+    const ctx = workerSees(inbound.room, inbound.identity);
+    expect(ctx).toMatchObject({
+      direction: 'inbound',
+      callerNumber: CALLER,
+      dialedNumber: SUPPORT_NUMBER,
+      ruleId: inbound.ruleId,
+      requestedAgent: 'billing',
+      metadata: { line: 'priority' },
+    });
+    // The dialed number alone would route to support: the number's agent wins.
+    expect(route(agents, ctx)).toEqual({ agent: 'billing', route: 'metadata.agent' });
+  });
+});
