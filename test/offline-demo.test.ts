@@ -17,6 +17,7 @@ const run = promisify(execFile);
 interface Timeline {
   summary: {
     outcome: string;
+    endedBy: string;
     durationMs: number;
     agents: string[];
     metrics: {
@@ -89,6 +90,8 @@ describe('npm run demo (offline call simulator)', () => {
         .some((e) => e.type === 'agent-message' && /two charges/.test(e.text ?? '')),
     ).toBe(true);
     expect(doc.summary.outcome).toBe('completed');
+    // The goodbye comes with the end_call tool: the agent hangs up, not the caller.
+    expect(doc.summary).toMatchObject({ endedBy: 'agent' });
   });
 
   it('writes the call as a stereo 8 kHz WAV: caller left, agent right', () => {

@@ -145,7 +145,7 @@ export const RouteMatchSchema = Type.Object(
     headers: Type.Optional(PatternMap),
     /** Custom participant attributes (dispatch rule / outbound request). */
     attributes: Type.Optional(PatternMap),
-    /** Top-level keys of the job metadata (outbound requests). */
+    /** Keys of the user's metadata: the `metadata` object of the job metadata (a call's `metadata` / `agent.metadata`). */
     metadata: Type.Optional(PatternMap),
   },
   { additionalProperties: false, minProperties: 1 },

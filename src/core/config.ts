@@ -69,16 +69,17 @@ export function loadConfig(opts: LoadOptions): Config {
       );
     }
   }
-  crossCheck(out as Config);
+  crossCheck(out as Config, opts.role);
   return Object.freeze(out) as Config;
 }
 
 /** Rules that involve more than one variable. */
-function crossCheck(c: Config): void {
+function crossCheck(c: Config, role: Role): void {
   if (c.EVENTS_WEBHOOK_URL && !c.EVENTS_WEBHOOK_SECRET) {
     throw new ConfigError('EVENTS_WEBHOOK_SECRET is required when EVENTS_WEBHOOK_URL is set');
   }
-  if (c.API_URL && !c.API_TOKEN) {
+  // Only the worker reports to the API; the API's own pods may share the same ConfigMap.
+  if (role === 'worker' && c.API_URL && !c.API_TOKEN) {
     throw new ConfigError('API_TOKEN is required when API_URL is set (one of the API_KEYS)');
   }
 }

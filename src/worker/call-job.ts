@@ -173,7 +173,7 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
   });
   const metrics = new CallMetrics({ callId, direction: call.direction, now: opts.now });
   opts.onMetrics?.(metrics);
-  const decision = route(opts.agents, call);
+  const decision = route(opts.agents, call, log);
   log.info(
     {
       direction: call.direction,
