@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/api/app.js';
 import { type Standin, type StandinOptions, startLiveKitStandin } from '../standin/index.js';
+import { appFor } from './calls.js';
 import { TEST_API_KEY, testConfig } from './config.js';
 
 export interface ApiResponse {
@@ -51,15 +52,7 @@ export async function startSipApi(
   standin: StandinOptions = {},
 ): Promise<SipApi> {
   const lk = await startLiveKitStandin({ answerDelayMs: 20, ...standin });
-  const app = await buildApp({
-    config: testConfig({
-      LIVEKIT_URL: lk.url,
-      LIVEKIT_API_KEY: lk.apiKey,
-      LIVEKIT_API_SECRET: lk.apiSecret,
-      RATE_LIMIT_MAX: '100000',
-      ...env,
-    }),
-  });
+  const app = await appFor(lk, env);
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     app,
