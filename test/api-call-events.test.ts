@@ -10,11 +10,10 @@ import {
   createCallEvents,
   EVENT_ID_HEADER,
   EVENT_TYPE_HEADER,
-  signEvent,
-  verifyEventSignature,
 } from '../src/api/call-events.js';
 import { MemoryIdempotencyStore } from '../src/api/idempotency.js';
 import { createLogger } from '../src/core/logger.js';
+import { sign, verify } from '../src/core/signature.js';
 import { TEST_API_KEY, testConfig } from './support/config.js';
 import {
   type Delivery,
@@ -27,14 +26,14 @@ const log = createLogger(testConfig(), { name: 'test' });
 describe('call event signatures', () => {
   it('verifies HMAC-SHA256 over "<t>.<body>" and rejects tampering and stale timestamps', () => {
     const body = '{"id":"evt_1"}';
-    const header = signEvent(SECRET, body, 1_700_000_000);
+    const header = sign(SECRET, body, 1_700_000_000);
     expect(header).toMatch(/^t=1700000000,v1=[0-9a-f]{64}$/);
-    expect(verifyEventSignature(SECRET, header, body, 300, 1_700_000_100)).toBe(true);
-    expect(verifyEventSignature(SECRET, header, `${body} `, 300, 1_700_000_100)).toBe(false);
-    expect(verifyEventSignature('other-secret', header, body, 300, 1_700_000_100)).toBe(false);
-    expect(verifyEventSignature(SECRET, header, body, 300, 1_700_001_000)).toBe(false);
-    expect(verifyEventSignature(SECRET, undefined, body)).toBe(false);
-    expect(verifyEventSignature(SECRET, 't=abc,v1=zz', body)).toBe(false);
+    expect(verify(SECRET, header, body, { nowS: 1_700_000_100 })).toBe(true);
+    expect(verify(SECRET, header, `${body} `, { nowS: 1_700_000_100 })).toBe(false);
+    expect(verify('other-secret', header, body, { nowS: 1_700_000_100 })).toBe(false);
+    expect(verify(SECRET, header, body, { nowS: 1_700_001_000 })).toBe(false);
+    expect(verify(SECRET, undefined, body)).toBe(false);
+    expect(verify(SECRET, 't=abc,v1=zz', body)).toBe(false);
   });
 });
 

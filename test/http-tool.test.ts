@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { initializeLogger, voice } from '@livekit/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentsConfig, parseAgentsFile } from '../src/agents/agents-file.js';
-import { SIGNATURE_HEADER, signBody, verifySignature } from '../src/agents/http-tools.js';
 import { createAgentFactory } from '../src/agents/phone-agent.js';
 import { createSessionData, type PhoneSessionData } from '../src/agents/session-data.js';
+import { SIGNATURE_HEADER, sign, verify } from '../src/core/signature.js';
 import { ScriptedLLM } from '../src/sim/scripted-llm.js';
 import { buildCallContext } from '../src/telephony/call-context.js';
 
@@ -42,7 +42,7 @@ beforeAll(async () => {
       body += c;
     });
     req.on('end', () => {
-      const header = req.headers[SIGNATURE_HEADER.toLowerCase()] as string | undefined;
+      const header = req.headers[SIGNATURE_HEADER] as string | undefined;
       received.push({
         path: req.url ?? '',
         headers: req.headers,
@@ -233,19 +233,19 @@ describe('signature helpers', () => {
   const body = '{"tool":"x"}';
   const now = 1_700_000_000;
 
-  it('signBody matches an independent HMAC and verifySignature accepts it', () => {
-    const header = signBody(SECRET, body, now);
+  it('the signature matches an independent HMAC and verify accepts it', () => {
+    const header = sign(SECRET, body, now);
     const hex = createHmac('sha256', SECRET).update(`${now}.${body}`).digest('hex');
     expect(header).toBe(`t=${now},v1=${hex}`);
-    expect(verifySignature(SECRET, header, body, { now })).toBe(true);
+    expect(verify(SECRET, header, body, { nowS: now })).toBe(true);
   });
 
   it('rejects a tampered body, a wrong key, a stale timestamp and garbage', () => {
-    const header = signBody(SECRET, body, now);
-    expect(verifySignature(SECRET, header, '{"tool":"y"}', { now })).toBe(false);
-    expect(verifySignature('other', header, body, { now })).toBe(false);
-    expect(verifySignature(SECRET, header, body, { now: now + 301 })).toBe(false);
-    expect(verifySignature(SECRET, 't=abc,v1=zz', body, { now })).toBe(false);
-    expect(verifySignature(SECRET, undefined, body, { now })).toBe(false);
+    const header = sign(SECRET, body, now);
+    expect(verify(SECRET, header, '{"tool":"y"}', { nowS: now })).toBe(false);
+    expect(verify('other', header, body, { nowS: now })).toBe(false);
+    expect(verify(SECRET, header, body, { nowS: now + 301 })).toBe(false);
+    expect(verify(SECRET, 't=abc,v1=zz', body, { nowS: now })).toBe(false);
+    expect(verify(SECRET, undefined, body, { nowS: now })).toBe(false);
   });
 });

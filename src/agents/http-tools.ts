@@ -10,14 +10,12 @@
  * sentence itself (no LLM round trip), so the caller never hears dead air. A slow endpoint gets
  * a spoken filler after `fillerAfterMs` of silence.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { llm } from '@livekit/agents';
 import type { Logger } from '../core/logger.js';
+import { SIGNATURE_HEADER, sign } from '../core/signature.js';
 import type { HttpToolSpec } from './agents-file.js';
 import type { CodeTool } from './code-tools.js';
 import type { PhoneSessionData } from './session-data.js';
-
-export const SIGNATURE_HEADER = 'X-Phone-Agents-Signature';
 
 export const httpToolDefaults = {
   timeoutMs: 4000,
@@ -97,7 +95,7 @@ async function postJson(
     accept: 'application/json',
     'user-agent': 'phone-agents',
   };
-  if (o.secret) headers[SIGNATURE_HEADER] = signBody(o.secret, body);
+  if (o.secret) headers[SIGNATURE_HEADER] = sign(o.secret, body);
   const timeout = AbortSignal.timeout(o.timeoutMs);
   const signal = AbortSignal.any([timeout, o.abortSignal]);
   try {
@@ -128,34 +126,4 @@ async function readLimited(res: Response, max: number): Promise<string | undefin
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** The signature header value for `body`, at time `now` (seconds). */
-export function signBody(secret: string, body: string, now = Math.floor(Date.now() / 1000)) {
-  const mac = createHmac('sha256', secret).update(`${now}.${body}`).digest('hex');
-  return `t=${now},v1=${mac}`;
-}
-
-/**
- * Checks a signature header as an endpoint should: right key, untampered body, and a timestamp
- * within `toleranceS` (replay protection). Exported for endpoint implementers and tests.
- */
-export function verifySignature(
-  secret: string,
-  header: string | undefined,
-  body: string,
-  { toleranceS = 300, now = Math.floor(Date.now() / 1000) } = {},
-): boolean {
-  if (!header) return false;
-  const parts = Object.fromEntries(
-    header.split(',').map((kv) => {
-      const i = kv.indexOf('=');
-      return [kv.slice(0, i).trim(), kv.slice(i + 1).trim()];
-    }),
-  );
-  const t = Number(parts.t);
-  if (!Number.isInteger(t) || Math.abs(now - t) > toleranceS || !parts.v1) return false;
-  const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest();
-  const given = Buffer.from(parts.v1, 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -33,13 +33,7 @@ export {
   defaultCodeTools,
 } from './code-tools.js';
 export { carriedHistory, createHandoffTool, handoffDefaults } from './handoff.js';
-export {
-  createHttpTool,
-  httpToolDefaults,
-  SIGNATURE_HEADER,
-  signBody,
-  verifySignature,
-} from './http-tools.js';
+export { createHttpTool, httpToolDefaults } from './http-tools.js';
 export {
   type AgentFactory,
   type AgentFactoryOptions,

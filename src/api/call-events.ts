@@ -8,7 +8,7 @@
  * and the signature `X-Phone-Agents-Signature: t=<unix seconds>,v1=<hex>`, where `v1` is
  * HMAC-SHA256 with EVENTS_WEBHOOK_SECRET over the string `<t>.<raw body>`. Receivers recompute
  * it over the raw body, compare in constant time and reject old `t` (replays); see
- * `verifyEventSignature`. `t` is fresh on every attempt, the body is not.
+ * `verify` in src/core/signature.ts. `t` is fresh on every attempt, the body is not.
  *
  * Delivery never blocks the request that caused the event: events go to a bounded in-memory
  * queue and are sent by a few concurrent senders. Any answer but 2xx, a network error or a
@@ -16,8 +16,9 @@
  * Delivery is at least once and unordered across events; receivers dedupe by `id`
  * (deterministic: one event of each type per call) and order by `createdAt`.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Logger } from '../core/logger.js';
+import { SIGNATURE_HEADER, sign } from '../core/signature.js';
 
 export const CALL_EVENT_TYPES = [
   'call.started',
@@ -37,38 +38,8 @@ export interface CallEvent {
   data: Record<string, unknown>;
 }
 
-export const SIGNATURE_HEADER = 'x-phone-agents-signature';
 export const EVENT_ID_HEADER = 'x-phone-agents-event-id';
 export const EVENT_TYPE_HEADER = 'x-phone-agents-event-type';
-
-/** `t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>` */
-export function signEvent(secret: string, body: string, t = Math.floor(Date.now() / 1000)) {
-  const v1 = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
-  return `t=${t},v1=${v1}`;
-}
-
-/** Receiver side of the signature: true when valid and at most `toleranceS` old. */
-export function verifyEventSignature(
-  secret: string,
-  header: string | undefined,
-  body: string,
-  toleranceS = 300,
-  nowS = Math.floor(Date.now() / 1000),
-): boolean {
-  const parts = new Map(
-    (header ?? '').split(',').map((p) => {
-      const i = p.indexOf('=');
-      return [p.slice(0, i).trim(), p.slice(i + 1).trim()] as const;
-    }),
-  );
-  const t = Number(parts.get('t'));
-  const v1 = parts.get('v1') ?? '';
-  if (!Number.isInteger(t) || Math.abs(nowS - t) > toleranceS || !/^[0-9a-f]{64}$/.test(v1)) {
-    return false;
-  }
-  const expected = createHmac('sha256', secret).update(`${t}.${body}`).digest();
-  return timingSafeEqual(expected, Buffer.from(v1, 'hex'));
-}
 
 /** One event of each type per call: the id is derived from both, so redeliveries share it. */
 export function eventId(callId: string, type: CallEventType): string {
@@ -163,7 +134,7 @@ export function createCallEvents(options: CallEventsOptions): CallEvents {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          [SIGNATURE_HEADER]: signEvent(o.secret ?? '', d.body),
+          [SIGNATURE_HEADER]: sign(o.secret ?? '', d.body),
           [EVENT_ID_HEADER]: d.event.id,
           [EVENT_TYPE_HEADER]: d.event.type,
         },

@@ -1,11 +1,8 @@
 /** A real HTTP receiver for outgoing call events; it verifies each delivery's signature. */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  type CallEvent,
-  SIGNATURE_HEADER,
-  verifyEventSignature,
-} from '../../src/api/call-events.js';
+import type { CallEvent } from '../../src/api/call-events.js';
+import { SIGNATURE_HEADER, verify } from '../../src/core/signature.js';
 
 export const EVENTS_SECRET = 'events-secret-0123456789';
 
@@ -39,7 +36,7 @@ export class EventReceiver {
         this.deliveries.push({
           headers: req.headers,
           body,
-          valid: verifyEventSignature(EVENTS_SECRET, sig, body),
+          valid: verify(EVENTS_SECRET, sig, body),
           at: Date.now(),
         });
         const status = this.script.shift() ?? 200;
