@@ -5,8 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transferTarget } from '../src/api/routes/calls.js';
-import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
-import { appFor, createOutboundTrunk } from './support/calls.js';
+import { NUMBERS, type Standin } from './standin/index.js';
+import { startCallsApi } from './support/calls.js';
 import { TEST_API_KEY } from './support/config.js';
 
 const auth = { authorization: `Bearer ${TEST_API_KEY}` };
@@ -39,15 +39,11 @@ describe('POST /v1/calls/:id/transfer', () => {
   let lk: Standin;
   let app: FastifyInstance;
 
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    lk = await startLiveKitStandin({ answerDelayMs: 30 });
-    const trunkId = await createOutboundTrunk(lk);
-    app = await appFor(lk, { DEFAULT_OUTBOUND_TRUNK_ID: trunkId });
+    ({ lk, app, close } = await startCallsApi({ answerDelayMs: 30 }));
   });
-  afterAll(async () => {
-    await app.close();
-    await lk.close();
-  });
+  afterAll(() => close());
 
   /** An answered outbound call. */
   async function answeredCall(): Promise<string> {

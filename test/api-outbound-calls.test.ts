@@ -7,7 +7,13 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboundCallJob } from '../src/api/calls-model.js';
 import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
-import { appFor, createOutboundTrunk, dialCount, TRUNK_NUMBER } from './support/calls.js';
+import {
+  appFor,
+  createOutboundTrunk,
+  dialCount,
+  startCallsApi,
+  TRUNK_NUMBER,
+} from './support/calls.js';
 import { TEST_API_KEY } from './support/config.js';
 
 const auth = { authorization: `Bearer ${TEST_API_KEY}` };
@@ -272,15 +278,11 @@ describe('call status, listing and hang-up', () => {
   let lk: Standin;
   let app: FastifyInstance;
 
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    lk = await startLiveKitStandin({ answerDelayMs: 60_000 });
-    const trunkId = await createOutboundTrunk(lk);
-    app = await appFor(lk, { DEFAULT_OUTBOUND_TRUNK_ID: trunkId });
+    ({ lk, app, close } = await startCallsApi({ answerDelayMs: 60_000 }));
   });
-  afterAll(async () => {
-    await app.close();
-    await lk.close();
-  });
+  afterAll(() => close());
 
   const get = (id: string) => app.inject({ url: `/v1/calls/${id}`, headers: auth });
 

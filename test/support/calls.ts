@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { SipClient } from 'livekit-server-sdk';
 import { buildApp } from '../../src/api/app.js';
-import type { Standin } from '../standin/index.js';
+import { type Standin, type StandinOptions, startLiveKitStandin } from '../standin/index.js';
 import { testConfig } from './config.js';
 
 /** Our side's caller id on the test trunk. */
@@ -33,6 +33,25 @@ export async function appFor(
   });
   await app.ready();
   return app;
+}
+
+/** A stand-in with an outbound trunk and the API using it as the default trunk. */
+export async function startCallsApi(
+  standin: StandinOptions,
+  overrides: Record<string, string> = {},
+): Promise<{ lk: Standin; app: FastifyInstance; trunkId: string; close(): Promise<void> }> {
+  const lk = await startLiveKitStandin(standin);
+  const trunkId = await createOutboundTrunk(lk);
+  const app = await appFor(lk, { DEFAULT_OUTBOUND_TRUNK_ID: trunkId, ...overrides });
+  return {
+    lk,
+    app,
+    trunkId,
+    close: async () => {
+      await app.close();
+      await lk.close();
+    },
+  };
 }
 
 /** CreateSIPParticipant requests the stand-in received so far. */
