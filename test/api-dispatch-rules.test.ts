@@ -7,6 +7,7 @@ import { RoomAgentDispatch, RoomConfiguration, SipClient } from 'livekit-server-
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type ApiResponse,
+  expectProblem,
   request,
   type SipApi,
   startApiWithoutLiveKit,
@@ -32,12 +33,6 @@ beforeEach(async () => {
   const t = await api.call('POST', '/v1/trunks/inbound', { numbers: [DIALED] });
   trunkId = t.body.id;
 });
-
-function expectProblem(res: ApiResponse, status: number, code: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, code });
-}
 
 describe('creating dispatch rules', () => {
   it('turns agent into roomConfig.agents: the worker pool, with the agent in the metadata', async () => {

@@ -6,6 +6,7 @@ import { SipClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type ApiResponse,
+  expectProblem,
   request,
   type SipApi,
   startApiWithoutLiveKit,
@@ -30,12 +31,6 @@ beforeEach(() => {
   api.lk.state.inboundTrunks.clear();
   api.lk.state.rules.clear();
 });
-
-function expectProblem(res: ApiResponse, status: number, code: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, code });
-}
 
 const writesSince = (from: number) =>
   api

@@ -3,6 +3,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  expectProblem,
   request,
   type SipApi,
   startApiWithoutLiveKit,
@@ -22,16 +23,6 @@ beforeEach(() => {
 
 const N1 = '+14155550123';
 const N2 = '+14155550124';
-
-function expectProblem(
-  res: { status: number; headers: Headers; body: unknown },
-  status: number,
-  code: string,
-) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(res.body).toMatchObject({ status, code });
-}
 
 describe('inbound trunks', () => {
   it('creates a trunk, returns it without the password and sends LiveKit our fields', async () => {

@@ -3,6 +3,7 @@
  * trunk, dispatch-rule and number tests drive with `fetch`.
  */
 import type { FastifyInstance } from 'fastify';
+import { expect } from 'vitest';
 import { buildApp } from '../../src/api/app.js';
 import { type Standin, type StandinOptions, startLiveKitStandin } from '../standin/index.js';
 import { appFor } from './calls.js';
@@ -79,4 +80,11 @@ export async function startApiWithoutLiveKit(): Promise<{
   const app = await buildApp({ config: testConfig({ LIVEKIT_URL: 'http://127.0.0.1:1' }) });
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
   return { baseUrl, close: () => app.close() };
+}
+
+/** Asserts an RFC 9457 problem with this status and stable code. */
+export function expectProblem(res: ApiResponse, status: number, code: string): void {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(res.body).toMatchObject({ status, code });
 }
