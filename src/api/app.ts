@@ -13,7 +13,7 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Config } from '../core/config.js';
-import { RateLimitedError } from '../core/errors.js';
+import { RateLimitedError, RouteNotFoundError } from '../core/errors.js';
 import { createLiveKitClients, type LiveKitClients } from '../core/livekit.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { isE164, maskNumbersInText } from '../core/phone.js';
@@ -21,7 +21,7 @@ import { authenticate, createApiKeyCheck } from './auth.js';
 import { type CallEvents, createCallEvents } from './call-events.js';
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import { type ApiMetrics, createApiMetrics } from './metrics.js';
-import { makeProblem, sendProblem, toProblem } from './problem.js';
+import { problemOf, sendProblem, toProblem } from './problem.js';
 import { registerRoutes } from './routes/index.js';
 
 /** Everything routes need, created once per app. */
@@ -138,7 +138,7 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
     sendProblem(
       reply,
       req,
-      makeProblem(404, 'PA_ERR_ROUTE_NOT_FOUND', `No route ${req.method} ${req.url.split('?')[0]}`),
+      problemOf(new RouteNotFoundError(`${req.method} ${req.url.split('?')[0]}`)),
     ),
   );
 

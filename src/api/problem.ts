@@ -4,7 +4,16 @@
  * internal error reported without internals.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isCatalogError } from '../core/errors.js';
+import {
+  BodyTooLargeError,
+  type CatalogError,
+  InternalError,
+  InvalidPhoneNumberError,
+  isCatalogError,
+  MalformedJsonError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../core/errors.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -41,7 +50,7 @@ export function problemType(code: string): string {
   return `/docs/problems#${code}`;
 }
 
-export function makeProblem(
+function makeProblem(
   status: number,
   code: string,
   detail: string,
@@ -87,38 +96,37 @@ function validationProblem(err: FastifyError): Problem {
   });
   const first = errors[0];
   const phone = items[0]?.keyword === 'format' && items[0].params.format === 'e164';
-  return makeProblem(
-    400,
-    phone ? 'PA_ERR_INVALID_PHONE_NUMBER' : 'PA_ERR_VALIDATION',
-    first ? `${first.field} ${first.message}` : 'The request is invalid',
-    { errors },
-  );
+  const error =
+    phone && first
+      ? new InvalidPhoneNumberError(first.field)
+      : new ValidationError(first ? `${first.field} ${first.message}` : 'The request is invalid');
+  return problemOf(error, { errors });
 }
 
 /** Fastify's own client errors (bad JSON, wrong content type, body too large). */
-const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'PA_ERR_UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'PA_ERR_BODY_TOO_LARGE',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'PA_ERR_VALIDATION',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'PA_ERR_MALFORMED_JSON',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'PA_ERR_VALIDATION',
+const FASTIFY_CLIENT_ERRORS: Record<string, new (detail: string) => CatalogError> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: UnsupportedMediaTypeError,
+  FST_ERR_CTP_BODY_TOO_LARGE: BodyTooLargeError,
+  FST_ERR_CTP_EMPTY_JSON_BODY: ValidationError,
+  FST_ERR_CTP_INVALID_JSON_BODY: MalformedJsonError,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ValidationError,
 };
+
+/** The problem for a catalog error; `problem` on the error adds extensions (sipStatusCode…). */
+export function problemOf(err: CatalogError, extensions: Record<string, unknown> = {}): Problem {
+  const extra = (err as { problem?: Record<string, unknown> }).problem ?? {};
+  return makeProblem(err.statusCode ?? 500, err.code, err.message, { ...extra, ...extensions });
+}
 
 export function toProblem(err: FastifyError): Problem {
   if (err.validation) return validationProblem(err);
-  if (isCatalogError(err)) {
-    // Catalog errors may carry problem extensions (e.g. sipStatusCode) in `problem`.
-    const extra = (err as { problem?: Record<string, unknown> }).problem ?? {};
-    return makeProblem(err.statusCode ?? 500, err.code, err.message, extra);
-  }
+  if (isCatalogError(err)) return problemOf(err);
   const mapped = err.code ? FASTIFY_CLIENT_ERRORS[err.code] : undefined;
-  if (mapped && err.statusCode && err.statusCode < 500) {
-    return makeProblem(err.statusCode, mapped, err.message);
-  }
+  if (mapped && err.statusCode && err.statusCode < 500) return problemOf(new mapped(err.message));
   if (err.statusCode === 400 && err instanceof SyntaxError) {
-    return makeProblem(400, 'PA_ERR_MALFORMED_JSON', 'The request body is not valid JSON');
+    return problemOf(new MalformedJsonError(err.message));
   }
-  return makeProblem(500, 'PA_ERR_INTERNAL', 'An internal error occurred; it has been logged');
+  return problemOf(new InternalError());
 }
 
 export function sendProblem(

@@ -23,6 +23,20 @@ export const InvalidPhoneNumberError = createError(
   400,
 );
 export const NotFoundError = createError('PA_ERR_NOT_FOUND', '%s', 404);
+export const RouteNotFoundError = createError('PA_ERR_ROUTE_NOT_FOUND', 'No route %s', 404);
+export const MalformedJsonError = createError(
+  'PA_ERR_MALFORMED_JSON',
+  'The request body is not valid JSON: %s',
+  400,
+);
+export const UnsupportedMediaTypeError = createError('PA_ERR_UNSUPPORTED_MEDIA_TYPE', '%s', 415);
+export const BodyTooLargeError = createError('PA_ERR_BODY_TOO_LARGE', '%s', 413);
+/** Anything not raised on purpose: reported without internals, logged in full. */
+export const InternalError = createError(
+  'PA_ERR_INTERNAL',
+  'An internal error occurred; it has been logged',
+  500,
+);
 export const ConflictError = createError('PA_ERR_CONFLICT', '%s', 409);
 export const RateLimitedError = createError(
   'PA_ERR_RATE_LIMITED',

@@ -1,6 +1,7 @@
 /** Liveness, readiness (LiveKit reachable) and Prometheus metrics. */
 import type { FastifyInstance } from 'fastify';
-import { makeProblem, sendProblem } from '../problem.js';
+import { LiveKitUnavailableError } from '../../core/errors.js';
+import { problemOf, sendProblem } from '../problem.js';
 
 const READY_CACHE_MS = 2000;
 
@@ -22,15 +23,7 @@ export default async function health(app: FastifyInstance): Promise<void> {
       }
     }
     if (lastCheck.ok) return { status: 'ready' };
-    return sendProblem(
-      reply,
-      req,
-      makeProblem(
-        503,
-        'PA_ERR_LIVEKIT_UNAVAILABLE',
-        `LiveKit is not reachable: ${lastCheck.reason}`,
-      ),
-    );
+    return sendProblem(reply, req, problemOf(new LiveKitUnavailableError(lastCheck.reason)));
   });
 
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
