@@ -1,6 +1,7 @@
 /**
  * One simulated call in its own process, shaped like an agents-js job process: prewarm (Silero
- * VAD, noise suppression, settings) first, then wait for the parent's "go" so all calls start
+ * VAD, noise suppression, settings, agents file, telephony dependencies, the rehearsal call)
+ * first, then wait for the parent's "go" so all calls start
  * together, then one call through the product's call job and session. Reports CPU, RSS and how
  * late the VAD processed the caller's audio. Started by bench/calls.ts.
  */
@@ -10,11 +11,12 @@ import { initializeLogger, VADEventType } from '@livekit/agents';
 import { loadVAD } from '../src/agents/providers.js';
 import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/logger.js';
-import { loadScenario, simulateCall } from '../src/sim/call-simulator.js';
+import { loadScenario, prepareSimulation, simulateCall } from '../src/sim/call-simulator.js';
 import type { SimClock } from '../src/sim/clock.js';
 import { SyntheticTTS } from '../src/sim/synthetic-tts.js';
 import { loadNoiseSuppression } from '../src/telephony/noise/index.js';
 import { warmUpVad } from '../src/worker/session.js';
+import { warmUpCall } from '../src/worker/warm-up-call.js';
 
 export interface CallProcessReport {
   ok: boolean;
@@ -27,6 +29,8 @@ export interface CallProcessReport {
   pssPeakMb: number;
   /** How long after its audio was due each VAD window finished (ms). */
   vadLateMs: { p50: number; p99: number; max: number; count: number };
+  /** Seconds into the call when windows were more than 100 ms late (first, last). */
+  lateSpanS: [number, number] | undefined;
   loopLagMaxMs: number;
   checksOk: boolean;
 }
@@ -52,11 +56,23 @@ async function main(): Promise<CallProcessReport> {
   const scenario = loadScenario(scenarioPath);
   const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseSuppression(config, log)]);
   await warmUpVad(vad);
+  // What a worker's job process loads in prewarm (src/worker/agent.ts), plus the scenario's audio.
+  const call = await prepareSimulation({
+    scenario,
+    baseDir: dirname(scenarioPath),
+    config,
+    tts: new SyntheticTTS(),
+  });
+  if (config.JOB_WARM_UP_CALL) {
+    await warmUpCall({ config, agents: call.agents, vad, noise, log });
+  }
   const rssPrewarmMb = process.memoryUsage().rss / 1e6;
 
   // Lateness of each VAD inference: finished at `now`, for audio due at `samplesIndex`.
   let clock: SimClock | undefined;
   const late: number[] = [];
+  let lateFrom: number | undefined;
+  let lateTo = 0;
   const stream = vad.stream.bind(vad);
   vad.stream = () => {
     const s = stream();
@@ -65,7 +81,12 @@ async function main(): Promise<CallProcessReport> {
       const r = await next();
       if (!r.done && r.value.type === VADEventType.INFERENCE_DONE && clock?.started) {
         const dueMs = (r.value.samplesIndex * 1000) / 8000;
-        late.push(clock.now() - dueMs);
+        const l = clock.now() - dueMs;
+        late.push(l);
+        if (l > 100) {
+          lateFrom ??= dueMs / 1000;
+          lateTo = dueMs / 1000;
+        }
       }
       return r;
     };
@@ -75,26 +96,28 @@ async function main(): Promise<CallProcessReport> {
   process.send?.({ type: 'ready', rssPrewarmMb });
   await new Promise<void>((go) => process.once('message', () => go()));
 
-  let rssPeak = process.memoryUsage().rss;
+  // memoryUsage.rss() is cheap; reading smaps_rollup walks the page tables, so PSS is read at
+  // most every few seconds, on a new RSS peak (the sampler must not inflate CPU per call).
+  let rssPeak = process.memoryUsage.rss();
   let pssPeak = pssMb();
+  let pssReadAt = performance.now();
   const sampler = setInterval(() => {
-    const rss = process.memoryUsage().rss;
-    if (rss > rssPeak) {
-      rssPeak = rss;
-      pssPeak = pssMb();
-    }
+    const rss = process.memoryUsage.rss();
+    if (rss <= rssPeak) return;
+    rssPeak = rss;
+    if (performance.now() - pssReadAt < 5000) return;
+    pssPeak = Math.max(pssPeak, pssMb());
+    pssReadAt = performance.now();
   }, 250);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const result = await simulateCall({
-    scenario,
-    baseDir: dirname(scenarioPath),
-    config,
+    call,
     log,
     vad,
     noise,
     turnDetection: 'vad',
-    tts: new SyntheticTTS(),
+    record: false,
     onStart: (c) => {
       clock = c;
     },
@@ -102,6 +125,7 @@ async function main(): Promise<CallProcessReport> {
   const callMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
+  pssPeak = Math.max(pssPeak, pssMb());
   late.sort((a, b) => a - b);
   const q = (p: number) =>
     Math.round(late[Math.min(late.length - 1, Math.floor(p * late.length))] ?? 0);
@@ -118,6 +142,7 @@ async function main(): Promise<CallProcessReport> {
       max: Math.round(late[late.length - 1] ?? 0),
       count: late.length,
     },
+    lateSpanS: lateFrom === undefined ? undefined : [lateFrom, lateTo],
     loopLagMaxMs: result.lag.max,
     checksOk: result.checks.every((c) => c.ok),
   };

@@ -15,6 +15,8 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/core/config.js';
+import { jobProcessNodeFlags } from '../src/worker/job-process-flags.js';
 import type { CallProcessReport } from './call-process.js';
 
 const REALTIME_LATE_MS = 100;
@@ -24,6 +26,8 @@ const REALTIME_LATE_MS = 100;
 const compiled = import.meta.url.endsWith('.js');
 const child = resolve(import.meta.dirname, compiled ? 'call-process.js' : 'call-process.ts');
 const scenario = resolve(import.meta.dirname, compiled ? '../../bench' : '.', 'call-scenario.json');
+// The worker's job processes run with these flags (src/worker/job-process-flags.ts).
+const nodeFlags = jobProcessNodeFlags(loadConfig({ role: 'offline' }));
 
 interface Round {
   n: number;
@@ -32,6 +36,8 @@ interface Round {
   cpuPctPerCall: { mean: number; max: number };
   rssMb: { prewarm: number; peakMedian: number; peakMax: number; pssMedian: number };
   vadLateMs: { p50: number; p99: number; max: number };
+  /** When, in seconds into the calls, some call's audio was more than 100 ms late. */
+  lateSpanS: [number, number] | undefined;
   loopLagMaxMs: number;
   checksOk: number;
   wallS: number;
@@ -44,7 +50,7 @@ async function runRound(n: number): Promise<Round> {
   const done: Promise<CallProcessReport>[] = [];
   for (let i = 0; i < n; i++) {
     const p = fork(child, [scenario], {
-      execArgv: compiled ? [] : ['--import', 'tsx'],
+      execArgv: [...nodeFlags, ...(compiled ? [] : ['--import', 'tsx'])],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: { ...process.env, LOG_LEVEL: 'error' },
     });
@@ -92,6 +98,7 @@ function summarize(n: number, reports: CallProcessReport[], wallS: number): Roun
   const max = (xs: number[]) => (xs.length ? Math.max(...xs) : Number.NaN);
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
   const lateMax = max(ok.map((r) => r.vadLateMs.max));
+  const spans = ok.flatMap((r) => (r.lateSpanS ? [r.lateSpanS] : []));
   return {
     n,
     realtime: ok.length === n && lateMax <= REALTIME_LATE_MS,
@@ -109,6 +116,9 @@ function summarize(n: number, reports: CallProcessReport[], wallS: number): Roun
       p99: max(ok.map((r) => r.vadLateMs.p99)),
       max: lateMax,
     },
+    lateSpanS: spans.length
+      ? [Math.min(...spans.map((s) => s[0])), Math.max(...spans.map((s) => s[1]))]
+      : undefined,
     loopLagMaxMs: max(ok.map((r) => r.loopLagMaxMs)),
     checksOk: ok.filter((r) => r.checksOk).length,
     wallS,
@@ -122,6 +132,9 @@ function printRound(r: Round): void {
       `CPU/call ${r.cpuPctPerCall.mean.toFixed(1)}% (max ${r.cpuPctPerCall.max.toFixed(1)}%)  ` +
       `RSS/call ${f(r.rssMb.peakMedian)} MB (max ${f(r.rssMb.peakMax)}, prewarmed ${f(r.rssMb.prewarm)}, PSS ${f(r.rssMb.pssMedian)})  ` +
       `VAD late p50 ${f(r.vadLateMs.p50)} / p99 ${f(r.vadLateMs.p99)} / max ${f(r.vadLateMs.max)} ms  ` +
+      (r.lateSpanS
+        ? `(late between ${r.lateSpanS[0].toFixed(1)} and ${r.lateSpanS[1].toFixed(1)} s)  `
+        : '') +
       `loop lag max ${f(r.loopLagMaxMs)} ms  expectations ${r.checksOk}/${r.n}` +
       (r.failures ? `  failed ${r.failures}` : '') +
       `  (${r.wallS.toFixed(0)} s)`,
@@ -149,7 +162,8 @@ async function main(): Promise<void> {
         .join(' ')} (other work on the machine makes figures pessimistic)`,
   );
   console.log(
-    `real time = every VAD window processed ≤ ${REALTIME_LATE_MS} ms after its audio was due\n`,
+    `real time = every VAD window processed ≤ ${REALTIME_LATE_MS} ms after its audio was due; ` +
+      `call processes: node ${nodeFlags.join(' ') || '(no flags)'}\n`,
   );
 
   const rounds: Round[] = [];

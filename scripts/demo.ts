@@ -57,9 +57,7 @@ async function main(): Promise<number> {
   const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseSuppression(config, log)]);
 
   const result = await simulateCall({
-    scenario,
-    baseDir: dirname(scenarioPath),
-    config,
+    call: { scenario, baseDir: dirname(scenarioPath), config },
     log,
     vad,
     noise,

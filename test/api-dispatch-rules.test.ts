@@ -6,7 +6,6 @@
 import { RoomAgentDispatch, RoomConfiguration, SipClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  type ApiResponse,
   expectProblem,
   request,
   type SipApi,

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NUMBERS, type Standin } from './standin/index.js';
+import { NUMBERS } from './standin/index.js';
 import { startCallsApi } from './support/calls.js';
 import { TEST_API_KEY } from './support/config.js';
 
@@ -17,12 +17,11 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describe('GET /metrics', () => {
-  let lk: Standin;
   let app: FastifyInstance;
 
   let close: () => Promise<void>;
   beforeAll(async () => {
-    ({ lk, app, close } = await startCallsApi({ answerDelayMs: 30 }));
+    ({ app, close } = await startCallsApi({ answerDelayMs: 30 }));
   });
   afterAll(() => close());
 

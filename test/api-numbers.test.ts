@@ -5,7 +5,6 @@
 import { SipClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  type ApiResponse,
   expectProblem,
   request,
   type SipApi,

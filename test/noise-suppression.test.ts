@@ -5,11 +5,12 @@
  */
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { ReadableStream } from 'node:stream/web';
 import { fileURLToPath } from 'node:url';
-import { initializeLogger, voice } from '@livekit/agents';
+import { initializeLogger } from '@livekit/agents';
 import { AudioFrame, isFrameProcessor } from '@livekit/rtc-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SimAudioInput } from '../src/sim/audio-input.js';
+import { SimClock } from '../src/sim/clock.js';
 import { activeRms, clip16, type NoiseKind, noise, rms } from '../src/sim/noise.js';
 import { readWav, toMono } from '../src/sim/wav.js';
 import {
@@ -197,25 +198,8 @@ describe('off', () => {
     expect(out).toEqual(noisy);
     const noise = await loadNoiseSuppression(settings('off'));
     expect(noise.forRoom()).toBeUndefined();
-    const input = new FrameInput([]);
-    expect(noise.wrapInput(input)).toBe(input);
   });
 });
-
-/** A session audio input fed from a fixed list of frames, like the simulator's. */
-class FrameInput extends voice.AudioInput {
-  constructor(frames: AudioFrame[]) {
-    super();
-    this.multiStream.addInputStream(
-      new ReadableStream<AudioFrame>({
-        start(controller) {
-          for (const f of frames) controller.enqueue(f);
-          controller.close();
-        },
-      }),
-    );
-  }
-}
 
 function toFrames(samples: Int16Array, size: number): AudioFrame[] {
   const frames: AudioFrame[] = [];
@@ -270,21 +254,26 @@ describe('wiring into the session input', () => {
     p.close();
   });
 
-  it('a simulator input wrapped by wrapInput yields suppressed audio', async () => {
-    const source = new FrameInput(toFrames(noisy, 160));
-    const wrapped = (await loadNoiseSuppression(settings('speex'))).wrapInput(source);
-    expect(wrapped).not.toBe(source);
-    const reader = wrapped.stream.getReader();
+  it("the simulator's line runs the call's processor on every frame, as a room's AudioStream does", async () => {
+    const clock = new SimClock();
+    const line = new SimAudioInput({ clock, sampleRate: RATE, record: true });
+    line.play(noisy, 0);
+    const processor = (
+      await loadNoiseSuppression(settings('speex'))
+    ).forRoom() as NoiseSuppressionProcessor;
+    line.useProcessor(processor);
+    clock.start();
+    const reader = line.stream.getReader();
     const chunks: Int16Array[] = [];
     let total = 0;
-    while (total < noisy.length - 160) {
+    while (total < noisy.length) {
       const { value, done } = await reader.read();
       if (done || !value) break;
       chunks.push(value.data);
       total += value.samplesPerChannel;
     }
     reader.releaseLock();
-    await wrapped.close();
+    await line.close();
     const out = new Int16Array(total);
     let at = 0;
     for (const c of chunks) {
@@ -295,6 +284,10 @@ describe('wiring into the session input', () => {
     expect(
       snrDb(s.clean, s.out) - snrDb(s.clean, noisy.subarray(WARMUP, out.length)),
     ).toBeGreaterThan(3);
+    // The recording is what the caller sent, not what the agent heard.
+    expect(line.recording().subarray(0, RATE)).toEqual(noisy.subarray(0, RATE));
+    // The line owns the call's processor: closing the call closes it.
+    expect(processor.isEnabled()).toBe(false);
   });
 });
 
@@ -323,8 +316,7 @@ describe('livekit-cloud', () => {
   it.runIf(installed)('with its package, gives the room input filter options', async () => {
     const noise = await loadNoiseSuppression(settings('livekit-cloud'));
     expect(noise.forRoom()).toMatchObject({ moduleId: expect.any(String) });
-    const input = new FrameInput([]);
-    expect(noise.wrapInput(input)).toBe(input);
+    expect(isFrameProcessor(noise.forRoom())).toBe(false);
   });
 });
 

@@ -39,9 +39,7 @@ describe('session over narrowband audio (custom I/O, Silero VAD at 8 kHz)', () =
     initializeLogger({ pretty: false, level: 'error' });
     vad = await loadVAD(config);
     result = await simulateCall({
-      scenario,
-      baseDir: resolve(repoRoot, 'examples'),
-      config,
+      call: { scenario, baseDir: resolve(repoRoot, 'examples'), config },
       log: createLogger(config),
       vad,
       noise: await loadNoiseSuppression({ ...config, NOISE_SUPPRESSION: 'speex' }),

@@ -129,13 +129,10 @@ describe('telephony wiring in the worker', () => {
     const reports: WorkerEventType[] = [];
     const t0 = Date.now();
     const r = await simulateCall({
-      scenario,
-      baseDir: resolve(repoRoot, 'examples'),
-      config,
+      call: { scenario, baseDir: resolve(repoRoot, 'examples'), config, tts: new SyntheticTTS() },
       log,
       vad,
       turnDetection: 'vad',
-      tts: new SyntheticTTS(),
       onReport: (type) => reports.push(type),
     });
     expect(r.timeline.some((e) => e.type === 'caller-line' && e.text === '[keys 1]')).toBe(true);
@@ -157,13 +154,10 @@ describe('telephony wiring in the worker', () => {
       llm: [],
     };
     const r = await simulateCall({
-      scenario,
-      baseDir: resolve(repoRoot, 'examples'),
-      config,
+      call: { scenario, baseDir: resolve(repoRoot, 'examples'), config, tts: new SyntheticTTS() },
       log,
       vad,
       turnDetection: 'vad',
-      tts: new SyntheticTTS(),
       // Goodbye at half of 16 s (the 15 s margin does not fit), the hard cut at 16 s.
       limits: { maxCallDurationMs: 16_000 },
     });

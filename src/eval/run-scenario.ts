@@ -37,6 +37,8 @@ export interface RunOptions {
   timing?: SttTiming;
   /** How long to keep listening after the last scripted thing happened (ms). */
   tailMs?: number;
+  /** Caller audio frame length (CALLER_FRAME_MS; default 20). */
+  frameMs?: number;
 }
 
 export interface ScenarioRun {
@@ -95,7 +97,11 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
   const endMs = Math.max(s.agent.durationMs, lastEnd) + (o.tailMs ?? 2500);
 
   const clock = new SimClock();
-  const input = new SimAudioInput({ clock, sampleRate: SCENARIO_SAMPLE_RATE, frameMs: 20 });
+  const input = new SimAudioInput({
+    clock,
+    sampleRate: SCENARIO_SAMPLE_RATE,
+    frameMs: o.frameMs ?? 20,
+  });
   const output = new SimAudioOutput({ clock });
   const stt = new ScriptedSTT({ clock, timing });
   const utteranceEvent: number[] = [];

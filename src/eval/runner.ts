@@ -86,6 +86,7 @@ async function runPool(
         vad: ctx.vad,
         policy: job.policy,
         softAck,
+        frameMs: ctx.config.CALLER_FRAME_MS,
         ...(ctx.timing
           ? { timing: { interimDelayMs: 300, finalDelayMs: 400, ...ctx.timing } }
           : {}),

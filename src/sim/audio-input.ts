@@ -7,10 +7,13 @@
  * Audio is placed on the timeline with `play(samples, atMs)`; overlapping clips are mixed, and
  * an optional looped background (line noise) runs under everything. Between clips the input
  * sends silence, like an open phone line.
+ *
+ * A noise-suppression processor, when given, runs on each frame inside this source, as a room's
+ * `AudioStream` runs it: the session's VAD and STT read suppressed audio with no extra stream hop.
  */
 import { ReadableStream, type ReadableStreamDefaultController } from 'node:stream/web';
 import { voice } from '@livekit/agents';
-import { AudioFrame } from '@livekit/rtc-node';
+import { AudioFrame, type FrameProcessor } from '@livekit/rtc-node';
 import type { SimClock } from './clock.js';
 import { clip16 } from './noise.js';
 
@@ -20,6 +23,8 @@ export interface SimAudioInputOptions {
   sampleRate?: number;
   /** Frame length in milliseconds; default 20 (one RTP packet on a phone line). */
   frameMs?: number;
+  /** Keep what the caller sent (before noise suppression) for `recording()`. */
+  record?: boolean;
 }
 
 interface Placed {
@@ -41,8 +46,9 @@ export class SimAudioInput extends voice.AudioInput {
   private closed = false;
   private readonly sent: Int16Array[] = [];
   private readonly keepRecording: boolean;
+  private processor: FrameProcessor<AudioFrame> | undefined;
 
-  constructor(opts: SimAudioInputOptions & { record?: boolean }) {
+  constructor(opts: SimAudioInputOptions) {
     super();
     this.clock = opts.clock;
     this.sampleRate = opts.sampleRate ?? 8000;
@@ -69,6 +75,11 @@ export class SimAudioInput extends voice.AudioInput {
     return at + (samples.length * 1000) / this.sampleRate;
   }
 
+  /** Runs `processor` on every frame from now on (this input closes it). */
+  useProcessor(processor: FrameProcessor<AudioFrame> | undefined): void {
+    this.processor = processor;
+  }
+
   /** Loops `samples` under everything (e.g. line noise made with `noise()`); undefined stops it. */
   setBackground(samples: Int16Array | undefined): void {
     this.background = samples && samples.length > 0 ? samples : undefined;
@@ -89,6 +100,7 @@ export class SimAudioInput extends voice.AudioInput {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    this.processor?.close();
     try {
       this.controller?.close();
     } catch {
@@ -108,9 +120,18 @@ export class SimAudioInput extends voice.AudioInput {
   private emit(index: number): void {
     const n = this.samplesPerFrame;
     const from = index * n;
-    const mix = new Float64Array(n);
+    const mix = new Float32Array(n);
     const bg = this.background;
-    if (bg) for (let i = 0; i < n; i++) mix[i] = bg[(from + i) % bg.length]!;
+    if (bg) {
+      // The loop wraps at most once per frame: copy in up to two runs.
+      let at = from % bg.length;
+      for (let i = 0; i < n; ) {
+        const run = Math.min(n - i, bg.length - at);
+        for (let k = 0; k < run; k++) mix[i + k] = bg[at + k]!;
+        i += run;
+        at = 0;
+      }
+    }
     for (const p of this.placed) {
       const lo = Math.max(from, p.start);
       const hi = Math.min(from + n, p.start + p.samples.length);
@@ -124,8 +145,10 @@ export class SimAudioInput extends voice.AudioInput {
     const data = new Int16Array(n);
     for (let i = 0; i < n; i++) data[i] = clip16(mix[i]!);
     if (this.keepRecording) this.sent.push(data);
+    let frame = new AudioFrame(data, this.sampleRate, 1, n);
+    if (this.processor?.isEnabled()) frame = this.processor.process(frame);
     try {
-      this.controller?.enqueue(new AudioFrame(data, this.sampleRate, 1, n));
+      this.controller?.enqueue(frame);
     } catch {
       // the session closed its side of the stream
       this.closed = true;

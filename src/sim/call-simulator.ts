@@ -21,10 +21,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { inference, type ipc, type tts, type VAD, voice } from '@livekit/agents';
+import { isFrameProcessor } from '@livekit/rtc-node';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { type AgentsConfig, handoffToolName, loadAgentsFile } from '../agents/agents-file.js';
-import { defaultCodeTools } from '../agents/code-tools.js';
+import { type CodeToolRegistry, defaultCodeTools } from '../agents/code-tools.js';
 import { createLLM, PHONE_SAMPLE_RATE } from '../agents/providers.js';
 import type { PhoneSessionData } from '../agents/session-data.js';
 import type { Config } from '../core/config.js';
@@ -44,7 +45,12 @@ import {
 } from '../worker/call-job.js';
 import type { CallMetrics, CallSummary, TimelineEvent } from '../worker/call-metrics.js';
 import type { CallReporter, WorkerEventType } from '../worker/call-report.js';
-import { createPhoneSessionFactory, type SessionModels, telephonyDeps } from '../worker/session.js';
+import {
+  createPhoneSessionFactory,
+  type SessionModels,
+  type TelephonyDeps,
+  telephonyDeps,
+} from '../worker/session.js';
 import { SimAudioInput } from './audio-input.js';
 import { SimAudioOutput } from './audio-output.js';
 import { LagMonitor, type LagStats, SimClock } from './clock.js';
@@ -52,6 +58,7 @@ import { activeRms, type NoiseKind, noise, noiseKinds, seedOf } from './noise.js
 import { OfflineTTS, speak } from './offline-tts.js';
 import { ScriptedLLM, type ScriptedReply } from './scripted-llm.js';
 import { ScriptedSTT } from './scripted-stt.js';
+import { syntheticSpeech } from './synthetic-tts.js';
 import { interleave, readWav, resample, toMono, writeWav } from './wav.js';
 
 // ── scenario format ──────────────────────────────────────────────────────────────────────────
@@ -59,6 +66,11 @@ import { interleave, readWav, resample, toMono, writeWav } from './wav.js';
 const AudioPart = Type.Union([
   Type.String({ minLength: 1, description: 'WAV file, relative to the scenario file' }),
   Type.Object({ tts: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+  /** A speech-like tone of this many ms: Silero hears speech; no file and no TTS needed. */
+  Type.Object(
+    { synthetic: Type.Integer({ minimum: 20, maximum: 60_000 }) },
+    { additionalProperties: false },
+  ),
 ]);
 
 const Trigger = {
@@ -165,30 +177,98 @@ export function loadScenario(path: string): Scenario {
 
 // ── running a call ───────────────────────────────────────────────────────────────────────────
 
-export interface SimulateOptions {
+/** What a simulated call needs before it starts, prepared once (a job process's prewarm). */
+export interface PrepareOptions {
   scenario: Scenario;
   /** Directory the scenario's relative paths start from. */
   baseDir: string;
   config: Config;
+  /** LiveKit server API for transfers (default: from the settings; unreachable without them). */
+  livekit?: Pick<LiveKitClients, 'sip' | 'rooms'>;
+  /** The agent's voice (default: eSpeak). The call benchmark passes a timing-only TTS. */
+  tts?: tts.TTS;
+  /** The agents, already loaded (default: the scenario's `agentsFile`). */
+  agents?: AgentsConfig;
+}
+
+/**
+ * A scenario ready to run: the agents file parsed, the telephony features' dependencies (hold
+ * audio, LiveKit clients) loaded, caller audio and line noise rendered, the TTS warmed. A
+ * worker's job process does the same work in prewarm (src/worker/agent.ts), so a call's own
+ * CPU starts at the first ring, in the benchmark as in production.
+ */
+export interface PreparedSimulation {
+  readonly scenario: Scenario;
+  readonly config: Config;
+  readonly agents: AgentsConfig;
+  readonly codeTools: CodeToolRegistry;
+  readonly telephony: TelephonyDeps;
+  readonly tts: tts.TTS;
+  /** Each caller line's audio at 8 kHz (empty for key presses). */
+  readonly lines: Int16Array[];
+  /** Looped line noise under the call, if the scenario has some. */
+  readonly background: Int16Array | undefined;
+}
+
+export async function prepareSimulation(o: PrepareOptions): Promise<PreparedSimulation> {
+  const { scenario, baseDir, config } = o;
+  const codeTools = defaultCodeTools();
+  const agents =
+    o.agents ??
+    loadAgentsFile(resolve(baseDir, scenario.agentsFile ?? '../config/agents.example.yaml'), {
+      codeToolNames: codeTools.names(),
+      env: simEnv,
+    });
+  // Caller audio, prepared before the call so synthesis never stalls the line.
+  const lines = await Promise.all(scenario.caller.map((l) => callerAudio(l, baseDir)));
+  const tts = o.tts ?? new OfflineTTS();
+  if (tts instanceof OfflineTTS) await warmTts(tts, scenario, agents);
+  const speechRms = lines.find((l) => l.length > 0);
+  const background = scenario.noise
+    ? lineNoise(
+        scenario.noise.kind,
+        scenario.noise.snrDb,
+        speechRms ? activeRms(speechRms, PHONE_SAMPLE_RATE) : 3000,
+        scenario.name,
+      )
+    : undefined;
+  return {
+    scenario,
+    config,
+    agents,
+    codeTools,
+    telephony: telephonyDeps(config, o.livekit ?? simLiveKit(config)),
+    tts,
+    lines,
+    background,
+  };
+}
+
+export interface SimulateOptions {
+  /** The scenario, prepared (prepareSimulation) or to prepare now. */
+  call: PreparedSimulation | PrepareOptions;
   log: Logger;
   /** Loaded once per process and shared (Silero). */
   vad: VAD;
   /** The process's noise suppression (loadNoiseSuppression); none when absent. */
   noise?: NoiseSuppression;
-  /** LiveKit server API for transfers (default: from the settings; unreachable without them). */
-  livekit?: Pick<LiveKitClients, 'sip' | 'rooms'>;
   /** Call events the agent reports (call.transferred, call.voicemail, call.summary). */
   onReport?: (type: WorkerEventType, data: Record<string, unknown>) => void;
   /** Limits of the call job (e.g. a short maxCallDurationMs). */
   limits?: CallJobOptions['limits'];
   /** Turn detector: `local` = LiveKit's v1-mini model in this process; `vad` = VAD silence. */
   turnDetection?: 'local' | 'vad';
+  /**
+   * `configured`: the OpenAI-compatible server of LLM_BASE_URL when set (the demo);
+   * `scenario`: always the scenario's rules (never a network call). Default `configured`.
+   */
+  llm?: 'configured' | 'scenario';
   /** Writes call.wav and timeline.json here. */
   outDir?: string;
+  /** Keep both tracks for `recording` and call.wav (default true; the benchmark does not). */
+  record?: boolean;
   /** Called with every timeline entry as it happens (the demo prints them live). */
   onEvent?: (e: SimTimelineEntry) => void;
-  /** The agent's voice (default: eSpeak). The call benchmark passes a timing-only TTS. */
-  tts?: tts.TTS;
   /** Called when the call's timeline starts (audio frame k is due at `clock` k·20 ms). */
   onStart?: (clock: SimClock) => void;
 }
@@ -230,38 +310,36 @@ const simEnv: NodeJS.ProcessEnv = new Proxy(process.env, {
 const INTERRUPT_DEADLINE_MS = 1500;
 
 export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
-  const { scenario, baseDir, config } = o;
+  const prepared = 'telephony' in o.call ? o.call : await prepareSimulation(o.call);
+  const { scenario, config, agents, codeTools, lines, tts } = prepared;
   const clock = new SimClock();
   const lag = new LagMonitor().start();
-  const agentsPath = resolve(baseDir, scenario.agentsFile ?? '../config/agents.example.yaml');
-  const codeTools = defaultCodeTools();
-  const agents = loadAgentsFile(agentsPath, { codeToolNames: codeTools.names(), env: simEnv });
 
-  // Caller audio, prepared before the call so synthesis never stalls the line.
-  const lines = await Promise.all(scenario.caller.map((l) => callerAudio(l, baseDir)));
-  const tts = o.tts ?? new OfflineTTS();
-  if (tts instanceof OfflineTTS) await warmTts(tts, scenario, agents);
-
-  const input = new SimAudioInput({ clock, sampleRate: PHONE_SAMPLE_RATE, record: true });
-  const output = new SimAudioOutput({ clock, recordSampleRate: RECORD_RATE });
-  if (scenario.noise) {
-    const speechRms = lines[0] ? activeRms(lines[0], PHONE_SAMPLE_RATE) : 3000;
-    input.setBackground(
-      lineNoise(scenario.noise.kind, scenario.noise.snrDb, speechRms, scenario.name),
-    );
-  }
+  const record = o.record ?? true;
+  const input = new SimAudioInput({
+    clock,
+    sampleRate: PHONE_SAMPLE_RATE,
+    frameMs: config.CALLER_FRAME_MS,
+    record,
+  });
+  const output = new SimAudioOutput({
+    clock,
+    ...(record ? { recordSampleRate: RECORD_RATE } : {}),
+  });
+  input.setBackground(prepared.background);
   const stt = new ScriptedSTT({ clock });
   const state = new ScriptState(clock);
-  const llmModel = config.LLM_BASE_URL
-    ? createLLM({ ...config, OPENAI_API_KEY: config.OPENAI_API_KEY ?? 'none' })
-    : scriptedLlm(scenario, state);
+  const llmModel =
+    config.LLM_BASE_URL && o.llm !== 'scenario'
+      ? createLLM({ ...config, OPENAI_API_KEY: config.OPENAI_API_KEY ?? 'none' })
+      : scriptedLlm(scenario, state);
 
   const createSession = createPhoneSessionFactory({
     agents,
     codeTools,
     vad: o.vad,
     ...(o.noise ? { noise: o.noise } : {}),
-    telephony: telephonyDeps(config, o.livekit ?? simLiveKit(config)),
+    telephony: prepared.telephony,
     models: (): SessionModels => ({ stt, llm: llmModel, tts }),
     ...(o.turnDetection === 'local' ? { turnDetector: localTurnDetector() } : {}),
     interruption: resolveSoftAckOptions(config),
@@ -403,7 +481,11 @@ class SimTransport implements CallTransport {
   async startSession(parts: CallSessionParts, _caller: Caller): Promise<void> {
     const session = parts.session as voice.AgentSession<PhoneSessionData>;
     this.state.watch(session);
-    session.input.audio = parts.noise ? parts.noise.wrapInput(this.input) : this.input;
+    // As a room's AudioStream does: the call's processor runs inside the audio source.
+    // (LiveKit Cloud's filter exists only on Cloud room tracks: nothing to run here.)
+    const piece = parts.noise?.forRoom();
+    this.input.useProcessor(isFrameProcessor(piece) ? piece : undefined);
+    session.input.audio = this.input;
     session.output.audio = this.output;
     await session.start({ agent: parts.agent });
     this.clock.start();
@@ -601,7 +683,11 @@ async function callerAudio(line: CallerLineSpec, baseDir: string): Promise<Int16
       parts.push((await speak(say, voiceOpts)).samples);
       continue;
     }
-    parts.push((await speak(part.tts, voiceOpts)).samples);
+    parts.push(
+      'synthetic' in part
+        ? syntheticSpeech(part.synthetic, PHONE_SAMPLE_RATE)
+        : (await speak(part.tts, voiceOpts)).samples,
+    );
   }
   // 120 ms between parts, like a breath between "wait" and the rest of the sentence.
   const gap = new Int16Array(Math.round(PHONE_SAMPLE_RATE * 0.12));

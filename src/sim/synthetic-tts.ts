@@ -20,6 +20,12 @@ export interface SyntheticTTSOptions {
   minMs?: number;
   /** Override the duration of specific texts (trimmed text → ms). */
   durations?: ReadonlyMap<string, number>;
+  /**
+   * Delivery pace, as a multiple of real time (default 4): a streaming provider sends audio
+   * as it makes it, not a whole reply in one instant (which would be a burst of hundreds of
+   * frames through the session no real call has). 0 = all at once.
+   */
+  speedup?: number;
 }
 
 const FRAME_MS = 20;
@@ -75,6 +81,7 @@ export class SyntheticTTS extends tts.TTS {
       sampleRate,
       msPerChar: opts.msPerChar ?? 60,
       minMs: opts.minMs ?? 400,
+      speedup: opts.speedup ?? 4,
       durations: opts.durations ?? new Map(),
     };
   }
@@ -118,8 +125,19 @@ class SyntheticChunkedStream extends tts.ChunkedStream {
     const rate = this.synth.opts.sampleRate;
     const frames = framesOf(syntheticSpeech(this.synth.durationFor(this.inputText), rate), rate);
     const requestId = shortuuid();
-    frames.forEach((frame, i) => {
-      this.queue.put({ requestId, segmentId: requestId, frame, final: i === frames.length - 1 });
-    });
+    const { speedup } = this.synth.opts;
+    const CHUNK = 10; // 200 ms of audio per delivery
+    for (let i = 0; i < frames.length; i++) {
+      if (this.abortSignal.aborted) return;
+      this.queue.put({
+        requestId,
+        segmentId: requestId,
+        frame: frames[i]!,
+        final: i === frames.length - 1,
+      });
+      if (speedup > 0 && (i + 1) % CHUNK === 0 && i + 1 < frames.length) {
+        await new Promise((r) => setTimeout(r, (CHUNK * FRAME_MS) / speedup));
+      }
+    }
   }
 }

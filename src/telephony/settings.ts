@@ -49,6 +49,13 @@ export const telephonySettings = {
     default: softAck.minInterruptionMs,
     min: 0,
   }),
+  // ── caller audio ──
+  CALLER_FRAME_MS: int({
+    doc: "Length of the caller's audio frames the session's VAD and STT read (ms). 20 is one RTP packet; every frame costs pipeline CPU, so 40 halves that for at most 20 ms more latency (npm run bench:calls)",
+    default: 20,
+    min: 10,
+    max: 100,
+  }),
   // ── noise suppression (src/telephony/noise; figures: npm run bench:noise) ──
   NOISE_SUPPRESSION: oneOf(noiseSuppressionModes, {
     doc: "Caller line-noise suppression before VAD/STT: speex (cheap, default), rnnoise, off, or livekit-cloud (LiveKit Cloud's telephony filter; needs @livekit/noise-cancellation-node installed)",

@@ -16,6 +16,7 @@ import { runCallJob } from './call-job.js';
 import { createCallReporter } from './call-report.js';
 import { RoomTransport } from './room-transport.js';
 import { createPhoneSessionFactory, telephonyDeps, warmUpVad } from './session.js';
+import { warmUpCall } from './warm-up-call.js';
 
 type ProcessData = {
   job: Awaited<ReturnType<typeof prepareProcess>>;
@@ -23,7 +24,8 @@ type ProcessData = {
 
 /**
  * Everything a job process loads once: settings, agents file, VAD, noise suppression, the
- * LiveKit server clients and hold audio of the telephony features.
+ * LiveKit server clients and hold audio of the telephony features; then a rehearsal call
+ * (warm-up-call.ts) compiles the call path before a caller waits on it.
  */
 async function prepareProcess() {
   const config = loadConfig({ role: 'worker' });
@@ -49,6 +51,12 @@ async function prepareProcess() {
     ...(config.API_TOKEN ? { token: config.API_TOKEN } : {}),
     log,
   });
+  if (config.JOB_WARM_UP_CALL) {
+    // A failed rehearsal only costs the first call its speed: log it, take calls anyway.
+    await warmUpCall({ config, agents, vad, noise, log }).catch((err: Error) =>
+      log.warn({ err: err.message }, 'warm-up call failed'),
+    );
+  }
   return { config, log, agents, createSession, reporter };
 }
 
@@ -61,7 +69,7 @@ export default defineAgent<ProcessData>({
       ctx.proc.userData.job ?? (await prepareProcess());
     try {
       await runCallJob({
-        transport: new RoomTransport(ctx),
+        transport: new RoomTransport(ctx, { log, frameMs: config.CALLER_FRAME_MS }),
         agents,
         createSession,
         reporter,

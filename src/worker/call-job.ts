@@ -50,8 +50,8 @@ export interface CallTransport {
   waitForCaller(opts: { identity?: string; signal: AbortSignal }): Promise<Caller>;
   /**
    * Starts `parts.session` with `parts.agent`, this transport's audio in/out linked to the
-   * caller, and the call's noise suppression from `parts.noise` (if any) on the caller's audio
-   * before VAD and STT (`forRoom()` for a room, `wrapInput()` for any other input).
+   * caller, and the call's noise suppression from `parts.noise` (if any) run by the source of
+   * the caller's audio, before VAD and STT.
    */
   startSession(parts: CallSessionParts, caller: Caller): Promise<void>;
   /** Ends the call for everyone (room: deletes it, which hangs up the phone line). */

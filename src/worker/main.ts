@@ -16,6 +16,7 @@ import { loadAgentsFile } from '../agents/agents-file.js';
 import { defaultCodeTools } from '../agents/code-tools.js';
 import { loadConfig } from '../core/config.js';
 import { isCatalogError } from '../core/errors.js';
+import { applyJobProcessFlags } from './job-process-flags.js';
 import { hasRoomForCall, LOAD_THRESHOLD, workerLoad } from './load.js';
 import { startWorkerMetrics } from './metrics.js';
 
@@ -33,6 +34,7 @@ function checkedConfig() {
 }
 
 const config = checkedConfig();
+applyJobProcessFlags(config);
 
 // The job file sits beside this one, .ts under tsx and .js when built.
 const agentFile = fileURLToPath(new URL(`./agent${extname(import.meta.url)}`, import.meta.url));
@@ -90,5 +92,7 @@ cli.runApp(
     // Running calls may last up to their limit; a minute more for the summary to go out.
     drainTimeout: (config.MAX_CALL_DURATION_S + 60) * 1000,
     port: config.WORKER_HEALTH_PORT,
+    // Prewarm loads the models and rehearses a call (agent.ts): several seconds on a busy node.
+    initializeProcessTimeout: 60_000,
   }),
 );

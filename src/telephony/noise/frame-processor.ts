@@ -1,8 +1,7 @@
 /**
  * Adapts a suppressor backend to rtc-node's `FrameProcessor<AudioFrame>`: the one form both
- * input paths take. A room's `RoomInputOptions.noiseCancellation` accepts it directly (the
- * `AudioStream` of the caller's track runs it on every frame, before VAD and STT), and
- * `NoiseSuppressedAudioInput` runs it over any `voice.AudioInput`.
+ * audio sources take. The `AudioStream` of the caller's track in a room runs it on every frame,
+ * before VAD and STT, and so does the simulator's line.
  */
 import { AudioFrame, FrameProcessor } from '@livekit/rtc-node';
 import type { NoiseSuppressor, NoiseSuppressorFactory } from './suppressor.js';

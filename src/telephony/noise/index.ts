@@ -3,23 +3,18 @@
  * the session's VAD and STT hear it. `NOISE_SUPPRESSION` picks the backend; `npm run
  * bench:noise` measures them (SNR gain and CPU per call).
  *
- * Wiring (the worker's session builder): load once per process, then one processor per call.
+ * Wiring: load once per process (prewarm), then one processor per call, run by the source of
+ * the caller's audio on every frame before the session's VAD and STT read it: the `AudioStream`
+ * of the caller's track in a room, the simulator's line in `npm run demo` and the benchmark.
  *
- *   const noise = await loadNoiseSuppression(config, logger);     // prewarm / worker start
- *   // real room: the caller's AudioStream runs the processor on every frame, before VAD/STT
- *   const noiseCancellation = noise.forRoom();
- *   await session.start({ agent, room: ctx.room, inputOptions: {
- *     audioSampleRate: 8000, ...(noiseCancellation ? { noiseCancellation } : {}), ... } });
- *   // any other voice.AudioInput (the simulator's): wrap it before session.start()
- *   session.input.audio = noise.wrapInput(simInput);
+ *   const noise = await loadNoiseSuppression(config, logger);     // prewarm
+ *   const piece = noise.forRoom();   // per call: processor | LiveKit Cloud filter | undefined
  *
- * RoomIO closes the processor when the session closes; the wrapper closes it in close().
+ * The audio source that runs a processor closes it when the call's input closes.
  */
-import type { voice } from '@livekit/agents';
 import type { NoiseCancellationOptions } from '@livekit/rtc-node';
 import type { Config } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
-import { NoiseSuppressedAudioInput } from './audio-input.js';
 import { NoiseSuppressionProcessor } from './frame-processor.js';
 import { loadLiveKitCloudFilter } from './livekit-cloud.js';
 import { loadRnnoiseFactory } from './rnnoise.js';
@@ -31,7 +26,6 @@ import {
   passThroughFactory,
 } from './suppressor.js';
 
-export { NoiseSuppressedAudioInput } from './audio-input.js';
 export { NoiseSuppressionProcessor } from './frame-processor.js';
 export {
   type LocalNoiseBackend,
@@ -80,12 +74,6 @@ export interface NoiseSuppression {
    * LiveKit Cloud's telephony filter options (livekit-cloud), or undefined (off).
    */
   forRoom(): NoiseSuppressionProcessor | NoiseCancellationOptions | undefined;
-  /**
-   * ONE call's non-room audio input (the simulator's) with the local suppressor in front.
-   * `off` and `livekit-cloud` (a filter that only exists on LiveKit Cloud room tracks) return
-   * the input itself.
-   */
-  wrapInput(input: voice.AudioInput): voice.AudioInput;
 }
 
 /**
@@ -106,9 +94,5 @@ export async function loadNoiseSuppression(
   return {
     mode,
     forRoom: () => (mode === 'off' ? undefined : (cloud ?? processor())),
-    wrapInput: (input) =>
-      mode === 'off' || mode === 'livekit-cloud'
-        ? input
-        : new NoiseSuppressedAudioInput(input, processor()),
   };
 }
