@@ -96,15 +96,24 @@ const scenarios: Record<string, Scenario> = {
 };
 
 const runs: Record<string, ScenarioRun> = {};
+const config = loadConfig({ role: 'offline', env: {} });
 let vad: VAD;
 
 beforeAll(async () => {
   initializeLogger({ pretty: false, level: 'error' });
-  vad = await loadVAD(loadConfig({ role: 'offline', env: {} }));
+  vad = await loadVAD(config);
   const entries = await Promise.all(
     Object.entries(scenarios).map(
       async ([key, s]) =>
-        [key, await runScenario(s, { vad, policy: 'softack', tailMs: 2000 })] as const,
+        [
+          key,
+          await runScenario(s, {
+            vad,
+            policy: 'softack',
+            tailMs: 2000,
+            frameMs: config.CALLER_FRAME_MS,
+          }),
+        ] as const,
     ),
   );
   for (const [key, run] of entries) runs[key] = run;

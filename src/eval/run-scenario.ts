@@ -16,6 +16,7 @@ import { activeRms, addInto, mixNoise, seedOf } from '../sim/noise.js';
 import { ScriptedLLM } from '../sim/scripted-llm.js';
 import { defaultSttTiming, ScriptedSTT, type SttTiming } from '../sim/scripted-stt.js';
 import { SyntheticTTS, syntheticSpeechStream } from '../sim/synthetic-tts.js';
+import { concat } from '../sim/wav.js';
 import {
   attachInterruptionPolicy,
   type DecisionRecord,
@@ -37,8 +38,8 @@ export interface RunOptions {
   timing?: SttTiming;
   /** How long to keep listening after the last scripted thing happened (ms). */
   tailMs?: number;
-  /** Caller audio frame length (CALLER_FRAME_MS; default 20). */
-  frameMs?: number;
+  /** Caller audio frame length (CALLER_FRAME_MS). */
+  frameMs: number;
 }
 
 export interface ScenarioRun {
@@ -74,12 +75,7 @@ export function callerTrack(s: Scenario, totalMs: number): Int16Array {
   for (const e of s.caller)
     addInto(track, e.samples, Math.round((e.atMs * SCENARIO_SAMPLE_RATE) / 1000));
   if (s.noise) {
-    const speech = new Int16Array(s.caller.reduce((n, e) => n + e.samples.length, 0));
-    let at = 0;
-    for (const e of s.caller) {
-      speech.set(e.samples, at);
-      at += e.samples.length;
-    }
+    const speech = concat(s.caller.map((e) => e.samples));
     mixNoise(
       track,
       s.noise.kind,
@@ -100,7 +96,7 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
   const input = new SimAudioInput({
     clock,
     sampleRate: SCENARIO_SAMPLE_RATE,
-    frameMs: o.frameMs ?? 20,
+    frameMs: o.frameMs,
   });
   const output = new SimAudioOutput({ clock });
   const stt = new ScriptedSTT({ clock, timing });

@@ -16,6 +16,7 @@ import { voice } from '@livekit/agents';
 import { AudioFrame, type FrameProcessor } from '@livekit/rtc-node';
 import type { SimClock } from './clock.js';
 import { clip16 } from './noise.js';
+import { concat } from './wav.js';
 
 export interface SimAudioInputOptions {
   clock: SimClock;
@@ -38,6 +39,8 @@ export class SimAudioInput extends voice.AudioInput {
   readonly frameMs: number;
   private readonly clock: SimClock;
   private readonly samplesPerFrame: number;
+  /** Mixing buffer, reused frame after frame (each frame's Int16Array is its own). */
+  private readonly mix: Float32Array;
   private readonly placed: Placed[] = [];
   private background: Int16Array | undefined;
   private controller: ReadableStreamDefaultController<AudioFrame> | undefined;
@@ -54,6 +57,7 @@ export class SimAudioInput extends voice.AudioInput {
     this.sampleRate = opts.sampleRate ?? 8000;
     this.frameMs = opts.frameMs ?? 20;
     this.samplesPerFrame = Math.round((this.sampleRate * this.frameMs) / 1000);
+    this.mix = new Float32Array(this.samplesPerFrame);
     this.keepRecording = opts.record ?? false;
     const stream = new ReadableStream<AudioFrame>({
       start: (controller) => {
@@ -87,13 +91,7 @@ export class SimAudioInput extends voice.AudioInput {
 
   /** The caller track as sent so far (only when constructed with `record: true`). */
   recording(): Int16Array {
-    const out = new Int16Array(this.sent.reduce((n, f) => n + f.length, 0));
-    let at = 0;
-    for (const f of this.sent) {
-      out.set(f, at);
-      at += f.length;
-    }
-    return out;
+    return concat(this.sent);
   }
 
   override async close(): Promise<void> {
@@ -120,7 +118,7 @@ export class SimAudioInput extends voice.AudioInput {
   private emit(index: number): void {
     const n = this.samplesPerFrame;
     const from = index * n;
-    const mix = new Float32Array(n);
+    const mix = this.mix.fill(0);
     const bg = this.background;
     if (bg) {
       // The loop wraps at most once per frame: copy in up to two runs.

@@ -270,7 +270,7 @@ export class SimAudioOutput extends voice.AudioOutput {
 }
 
 function monoOf(frame: AudioFrame): Int16Array {
-  if (frame.channels === 1) return Int16Array.from(frame.data);
+  if (frame.channels === 1) return frame.data.slice(0, frame.samplesPerChannel);
   const out = new Int16Array(frame.samplesPerChannel);
   for (let i = 0; i < out.length; i++) {
     let sum = 0;

@@ -54,12 +54,12 @@ import {
 import { SimAudioInput } from './audio-input.js';
 import { SimAudioOutput } from './audio-output.js';
 import { LagMonitor, type LagStats, SimClock } from './clock.js';
-import { activeRms, type NoiseKind, noise, noiseKinds, seedOf } from './noise.js';
+import { activeRms, mixNoise, type NoiseKind, noiseKinds, seedOf } from './noise.js';
 import { OfflineTTS, speak } from './offline-tts.js';
 import { ScriptedLLM, type ScriptedReply } from './scripted-llm.js';
 import { ScriptedSTT } from './scripted-stt.js';
 import { syntheticSpeech } from './synthetic-tts.js';
-import { interleave, readWav, resample, toMono, writeWav } from './wav.js';
+import { concat, interleave, readWav, resample, toMono, writeWav } from './wav.js';
 
 // ── scenario format ──────────────────────────────────────────────────────────────────────────
 
@@ -691,14 +691,7 @@ async function callerAudio(line: CallerLineSpec, baseDir: string): Promise<Int16
   }
   // 120 ms between parts, like a breath between "wait" and the rest of the sentence.
   const gap = new Int16Array(Math.round(PHONE_SAMPLE_RATE * 0.12));
-  const joined = parts.flatMap((p, i) => (i === 0 ? [p] : [gap, p]));
-  const out = new Int16Array(joined.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of joined) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(parts.flatMap((p, i) => (i === 0 ? [p] : [gap, p])));
 }
 
 function lineNoise(
@@ -707,9 +700,8 @@ function lineNoise(
   speechRms: number,
   seedText: string,
 ): Int16Array {
-  const n = noise(kind, PHONE_SAMPLE_RATE * 10, seedOf(seedText));
-  const gain = speechRms / 10 ** (snrDb / 20);
-  return Int16Array.from(n, (x) => Math.max(-32768, Math.min(32767, Math.round(x * gain))));
+  // 10 s of it, looped under the call.
+  return mixNoise(new Int16Array(PHONE_SAMPLE_RATE * 10), kind, snrDb, speechRms, seedOf(seedText));
 }
 
 /**

@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import type { ESpeakNGWorker } from '@echogarden/espeak-ng-emscripten';
 import { type APIConnectOptions, shortuuid, tts } from '@livekit/agents';
 import { AudioFrame, AudioResampler, AudioResamplerQuality } from '@livekit/rtc-node';
+import { concat } from './wav.js';
 
 export interface OfflineVoice {
   /** eSpeak voice with optional variant: `en-us`, `en-us+f3`, `en-gb+m3`. */
@@ -151,16 +152,6 @@ class OfflineChunkedStream extends tts.ChunkedStream {
       this.queue.close();
     }
   }
-}
-
-function concat(chunks: readonly Int16Array[]): Int16Array {
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 /** Band-limited resampling (LiveKit's native resampler), so 22 kHz speech does not alias at 8 kHz. */

@@ -102,6 +102,17 @@ export function toMono(audio: PcmAudio): Int16Array {
 }
 
 /** Interleaves equal-rate mono tracks into one multi-channel buffer (shorter ones padded). */
+/** The chunks one after the other, in one array. */
+export function concat(chunks: readonly Int16Array[]): Int16Array {
+  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 export function interleave(tracks: readonly Int16Array[]): Int16Array {
   const frames = Math.max(0, ...tracks.map((t) => t.length));
   const out = new Int16Array(frames * tracks.length);
