@@ -5,10 +5,11 @@
 import { SipClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  expectAllUnauthorized,
+  expectAllUnavailable,
   expectProblem,
-  request,
+  type RouteCall,
   type SipApi,
-  startApiWithoutLiveKit,
   startSipApi,
 } from './support/sip-api-harness.js';
 
@@ -322,39 +323,17 @@ describe('GET and DELETE /v1/numbers', () => {
 });
 
 describe('number routes and their failures', () => {
-  const routes: [string, string, unknown?][] = [
+  const routes: RouteCall[] = [
     ['PUT', PATH, { agent: { name: 'a' } }],
     ['GET', '/v1/numbers'],
     ['GET', PATH],
     ['DELETE', PATH],
   ];
 
-  it('every route answers 401 without a valid key', async () => {
-    const from = api.lk.requests.length;
-    for (const [method, path, body] of routes) {
-      expectProblem(
-        await api.call(method, path, body, { authorization: 'Basic x' }),
-        401,
-        'PA_ERR_UNAUTHORIZED',
-      );
-    }
-    expect(api.lk.requests.length).toBe(from);
-  });
+  it('every route answers 401 without a valid key, before LiveKit is asked', () =>
+    expectAllUnauthorized(api, routes));
 
-  it('every route answers 503 when LiveKit is unreachable', async () => {
-    const down = await startApiWithoutLiveKit();
-    try {
-      for (const [method, path, body] of routes) {
-        expectProblem(
-          await request(down.baseUrl, method, path, body),
-          503,
-          'PA_ERR_LIVEKIT_UNAVAILABLE',
-        );
-      }
-    } finally {
-      await down.close();
-    }
-  });
+  it('every route answers 503 when LiveKit is unreachable', () => expectAllUnavailable(routes));
 
   it('a LiveKit without its SIP service is a 502 naming the cause', async () => {
     const noSip = await startSipApi({}, { sipAvailable: false });

@@ -3,10 +3,11 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  expectAllUnauthorized,
+  expectAllUnavailable,
   expectProblem,
-  request,
+  type RouteCall,
   type SipApi,
-  startApiWithoutLiveKit,
   startSipApi,
 } from './support/sip-api-harness.js';
 
@@ -390,7 +391,7 @@ describe('outbound trunks', () => {
 });
 
 describe('trunk routes and their failures', () => {
-  const routes: [string, string, unknown?][] = [
+  const routes: RouteCall[] = [
     ['POST', '/v1/trunks/inbound', { numbers: [N1] }],
     ['GET', '/v1/trunks/inbound'],
     ['GET', '/v1/trunks/inbound/ST_x'],
@@ -403,27 +404,10 @@ describe('trunk routes and their failures', () => {
     ['DELETE', '/v1/trunks/outbound/ST_x'],
   ];
 
-  it('every route answers 401 without a valid key, before LiveKit is asked', async () => {
-    const from = api.lk.requests.length;
-    for (const [method, path, body] of routes) {
-      for (const headers of [{}, { authorization: 'Bearer nope' }] as Record<string, string>[]) {
-        expectProblem(await api.call(method, path, body, headers), 401, 'PA_ERR_UNAUTHORIZED');
-      }
-    }
-    expect(api.lk.requests.length).toBe(from);
-  });
+  it('every route answers 401 without a valid key, before LiveKit is asked', () =>
+    expectAllUnauthorized(api, routes));
 
-  it('every route answers 503 when LiveKit is unreachable', async () => {
-    const down = await startApiWithoutLiveKit();
-    try {
-      for (const [method, path, body] of routes) {
-        const res = await request(down.baseUrl, method, path, body);
-        expectProblem(res, 503, 'PA_ERR_LIVEKIT_UNAVAILABLE');
-      }
-    } finally {
-      await down.close();
-    }
-  });
+  it('every route answers 503 when LiveKit is unreachable', () => expectAllUnavailable(routes));
 
   it("reports LiveKit refusing the service's credentials as 502 PA_ERR_LIVEKIT_AUTH", async () => {
     const wrong = await startSipApi({ LIVEKIT_API_SECRET: 'not-the-standin-secret-0123456789' });

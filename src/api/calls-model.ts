@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ParticipantInfo, Room } from 'livekit-server-sdk';
 
-export const CALL_ID_PREFIX = 'call-';
+const CALL_ID_PREFIX = 'call-';
 /** Identity of the phone participant of outbound calls (the SDK's own default is ambiguous). */
 export const OUTBOUND_SIP_IDENTITY = 'callee';
 
@@ -114,6 +114,16 @@ export function sipParticipantOf(
   return found;
 }
 
+/** Caller and callee from the phone participant's attributes (sip.phoneNumber is the remote party). */
+export function sipParties(
+  attrs: Record<string, string> | undefined,
+  outbound: boolean,
+): { from?: string; to?: string } {
+  const remote = attrs?.['sip.phoneNumber'];
+  const local = attrs?.['sip.trunkPhoneNumber'];
+  return outbound ? { from: local, to: remote } : { from: remote, to: local };
+}
+
 /** LiveKit's `DisconnectReason` numbers → names (for events and logs). */
 const DISCONNECT_REASONS = [
   'UNKNOWN_REASON',
@@ -191,7 +201,7 @@ export function joinedAtMs(p: ParticipantInfo): number {
  * Status from the phone participant. Without one, the call is being set up (the room exists a
  * moment before the dial request lands) unless the room is older than `setupWindowMs`.
  */
-export function callStatusOf(
+function callStatusOf(
   sip: ParticipantInfo | undefined,
   roomCreatedMs: number,
   nowMs: number,
@@ -241,17 +251,15 @@ export function toCallView(
   const sip = sipParticipantOf(participants);
   const attrs = sip?.attributes ?? {};
   const direction: CallDirection = meta ? 'outbound' : 'inbound';
-  // sip.phoneNumber is the remote party, sip.trunkPhoneNumber our side.
-  const remote = attrs['sip.phoneNumber'];
-  const local = attrs['sip.trunkPhoneNumber'];
+  const { from, to } = sipParties(attrs, direction === 'outbound');
   const created = roomCreatedAtMs(room);
-  const view: CallView = {
+  return {
     id: room.name,
     room: room.name,
     direction,
     status: callStatusOf(sip, created, nowMs, setupWindowMs),
-    to: direction === 'outbound' ? (remote ?? meta?.to) : local,
-    from: direction === 'outbound' ? (local ?? meta?.from) : remote,
+    to: to ?? meta?.to,
+    from: from ?? meta?.from,
     agent: meta?.agent,
     trunkId: attrs['sip.trunkID'] ?? meta?.trunkId,
     sipCallId: attrs['sip.callID'],
@@ -260,5 +268,4 @@ export function toCallView(
     createdAt: new Date(created || nowMs).toISOString(),
     metadata: meta?.metadata,
   };
-  return view;
 }

@@ -47,7 +47,7 @@ export interface IdempotencyStore {
   close(): Promise<void>;
 }
 
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** Header values: printable ASCII, as in the IETF Idempotency-Key draft and Stripe. */
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;

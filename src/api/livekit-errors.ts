@@ -27,6 +27,7 @@ import {
   SipRejectedError,
   SipUnreachableError,
 } from '../core/errors.js';
+import { withProblem } from './problem.js';
 
 export type SipOutcome = 'busy' | 'declined' | 'no-answer' | 'unreachable' | 'rejected';
 
@@ -64,14 +65,23 @@ const SIP_ERRORS = {
   rejected: SipRejectedError,
 } as const;
 
+/** What the carrier answered, as `fromLiveKitError` attaches it to SIP failures. */
+export interface SipStatus {
+  sipStatusCode: number;
+  sipStatus: string;
+}
+
+/** The SIP status on an error from `fromLiveKitError`, or undefined when the carrier said none. */
+export function sipStatusOf(err: unknown): SipStatus | undefined {
+  const p = (err as { problem?: Partial<SipStatus> }).problem;
+  return p?.sipStatusCode === undefined
+    ? undefined
+    : { sipStatusCode: p.sipStatusCode, sipStatus: p.sipStatus ?? '' };
+}
+
 /** LiveKit prefixes errors that crossed its internal RPC ("twirp error unknown: ..."). */
 function cleanMessage(message: string): string {
   return message.replace(/^twirp error [a-z_]+: /, '');
-}
-
-function withProblem<E extends Error>(err: E, problem: Record<string, unknown>): E {
-  (err as E & { problem: Record<string, unknown> }).problem = problem;
-  return err;
 }
 
 /**

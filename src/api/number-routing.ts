@@ -16,22 +16,33 @@ import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { SIPDispatchRuleInfo, SIPInboundTrunkInfo, SipClient } from 'livekit-server-sdk';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { toE164 } from '../core/phone.js';
+import type { DispatchRuleCreate } from './schemas/dispatch-rules.js';
 import type { NumberRouting, NumberRoutingSpec } from './schemas/numbers.js';
+import type { InboundTrunkCreate } from './schemas/trunks.js';
 import { callLiveKit } from './sip-lookup.js';
-import { agentOf, listUpdate, roomConfigFor, ruleMessage, ruleShapeOf } from './sip-mapping.js';
+import {
+  agentOf,
+  inboundCreateOptions,
+  inboundReplace,
+  inboundUpdateFields,
+  ruleCreateOptions,
+  ruleReplace,
+  ruleShapeOf,
+  sdkRule,
+} from './sip-mapping.js';
 
 const MANAGED_BY = 'phone-agents';
 
-export function managedName(number: string): string {
+function managedName(number: string): string {
   return `number:${number}`;
 }
 
-export function managedMetadata(number: string): string {
+function managedMetadata(number: string): string {
   return JSON.stringify({ managedBy: MANAGED_BY, number });
 }
 
 /** The number a trunk or rule routes on our behalf, or undefined when we do not manage it. */
-export function managedNumberOf(metadata: string): string | undefined {
+function managedNumberOf(metadata: string): string | undefined {
   if (!metadata.startsWith('{')) return undefined;
   try {
     const m = JSON.parse(metadata) as { managedBy?: unknown; number?: unknown };
@@ -46,11 +57,7 @@ interface Managed {
   rules: SIPDispatchRuleInfo[];
 }
 
-export function routingOf(
-  number: string,
-  { trunks, rules }: Managed,
-  agentName: string,
-): NumberRouting {
+function routingOf(number: string, { trunks, rules }: Managed, agentName: string): NumberRouting {
   const trunk = trunks[0];
   const rule = rules[0];
   const shape = rule ? ruleShapeOf(rule.rule) : undefined;
@@ -84,40 +91,32 @@ function keyedQueue() {
   };
 }
 
-/** The trunk as the input wants it, starting from what exists (unmanaged fields kept). */
-function desiredTrunk(
-  current: SIPInboundTrunkInfo,
-  number: string,
-  input: NumberRoutingSpec,
-): SIPInboundTrunkInfo {
-  const next = current.clone();
-  next.name = managedName(number);
-  next.metadata = managedMetadata(number);
-  next.numbers = [number];
-  next.allowedAddresses = input.allowedAddresses;
-  next.allowedNumbers = input.allowedNumbers;
-  next.authUsername = input.auth?.username ?? '';
-  next.authPassword = input.auth?.password ?? '';
-  return next;
+/**
+ * The number's trunk and rule in the terms of /v1/trunks/inbound and /v1/dispatch-rules, so
+ * sip-mapping.ts builds the LiveKit objects the same way for all three APIs. Fields the routing
+ * leaves out (trunk headers, rule attributes…) keep what the existing objects hold.
+ */
+function wantedTrunk(number: string, input: NumberRoutingSpec) {
+  return {
+    name: managedName(number),
+    metadata: managedMetadata(number),
+    numbers: [number],
+    allowedAddresses: input.allowedAddresses,
+    allowedNumbers: input.allowedNumbers,
+    auth: input.auth,
+  } satisfies InboundTrunkCreate;
 }
 
-function desiredRule(
-  current: SIPDispatchRuleInfo,
-  number: string,
-  trunkId: string,
-  input: NumberRoutingSpec,
-  agentName: string,
-): SIPDispatchRuleInfo {
-  const next = current.clone();
-  next.name = managedName(number);
-  next.metadata = managedMetadata(number);
-  next.rule = ruleMessage({ kind: 'individual', roomPrefix: input.roomPrefix });
-  next.trunkIds = [trunkId];
-  next.inboundNumbers = [];
-  next.numbers = [];
-  next.hidePhoneNumber = input.hidePhoneNumber;
-  next.roomConfig = roomConfigFor(input.agent, agentName, current.roomConfig);
-  return next;
+function wantedRule(number: string, input: NumberRoutingSpec, trunkId: string) {
+  return {
+    kind: 'individual',
+    roomPrefix: input.roomPrefix,
+    name: managedName(number),
+    metadata: managedMetadata(number),
+    trunkIds: [trunkId],
+    hidePhoneNumber: input.hidePhoneNumber,
+    agent: input.agent,
+  } satisfies DispatchRuleCreate;
 }
 
 export interface NumberRouter {
@@ -169,31 +168,21 @@ export function createNumberRouter(sip: SipClient, agentName: string): NumberRou
     input: NumberRoutingSpec,
     existing: SIPInboundTrunkInfo | undefined,
   ): Promise<{ trunk: SIPInboundTrunkInfo; created: boolean }> {
+    const wanted = wantedTrunk(number, input);
     if (!existing) {
       const trunk = await callLiveKit('inbound trunk', () =>
-        sip.createSipInboundTrunk(managedName(number), [number], {
-          metadata: managedMetadata(number),
-          allowedAddresses: input.allowedAddresses,
-          allowedNumbers: input.allowedNumbers,
-          authUsername: input.auth?.username,
-          authPassword: input.auth?.password,
-        }),
+        sip.createSipInboundTrunk(wanted.name, wanted.numbers, inboundCreateOptions(wanted)),
       );
       return { trunk, created: true };
     }
     const id = existing.sipTrunkId;
-    const want = desiredTrunk(existing, number, input);
+    // No credentials wanted means none kept.
+    const patch = { ...wanted, auth: wanted.auth ?? null };
+    const want = inboundReplace(existing, patch);
     if (want.equals(existing)) return { trunk: existing, created: false };
+    const fields = inboundUpdateFields(patch);
     const trunk = await callLiveKit(`Inbound trunk ${id}`, () =>
-      sip.updateSipInboundTrunkFields(id, {
-        name: want.name,
-        metadata: want.metadata,
-        numbers: listUpdate(want.numbers),
-        allowedAddresses: listUpdate(want.allowedAddresses),
-        allowedNumbers: listUpdate(want.allowedNumbers),
-        authUsername: want.authUsername,
-        authPassword: want.authPassword,
-      }),
+      fields ? sip.updateSipInboundTrunkFields(id, fields) : sip.updateSipInboundTrunk(id, want),
     );
     return { trunk, created: false };
   }
@@ -204,23 +193,17 @@ export function createNumberRouter(sip: SipClient, agentName: string): NumberRou
     trunkId: string,
     existing: SIPDispatchRuleInfo | undefined,
   ): Promise<{ rule: SIPDispatchRuleInfo; created: boolean }> {
+    const wanted = wantedRule(number, input, trunkId);
     if (!existing) {
       const rule = await callLiveKit('dispatch rule', () =>
-        sip.createSipDispatchRule(
-          { type: 'individual', roomPrefix: input.roomPrefix },
-          {
-            name: managedName(number),
-            metadata: managedMetadata(number),
-            trunkIds: [trunkId],
-            hidePhoneNumber: input.hidePhoneNumber,
-            roomConfig: roomConfigFor(input.agent, agentName),
-          },
-        ),
+        sip.createSipDispatchRule(sdkRule(wanted), ruleCreateOptions(wanted, agentName)),
       );
       return { rule, created: true };
     }
     const id = existing.sipDispatchRuleId;
-    const want = desiredRule(existing, number, trunkId, input, agentName);
+    // A managed rule matches on its trunk alone: callers and dialed numbers are cleared.
+    const patch = { ...wanted, inboundNumbers: [], numbers: [] };
+    const want = ruleReplace(existing, patch, wanted, agentName);
     if (want.equals(existing)) return { rule: existing, created: false };
     // roomConfig and hidePhoneNumber have no partial update: replace the whole rule.
     const rule = await callLiveKit(`Dispatch rule ${id}`, () =>

@@ -15,7 +15,7 @@ import {
   ValidationError,
 } from '../core/errors.js';
 
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 export interface Problem {
   type: string;
@@ -46,7 +46,7 @@ const TITLES: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-export function problemType(code: string): string {
+function problemType(code: string): string {
   return `/docs/problems#${code}`;
 }
 
@@ -112,9 +112,24 @@ const FASTIFY_CLIENT_ERRORS: Record<string, new (detail: string) => CatalogError
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: ValidationError,
 };
 
-/** The problem for a catalog error; `problem` on the error adds extensions (sipStatusCode…). */
+type WithProblem = { problem?: Record<string, unknown> };
+
+/** Attaches problem extensions (sipStatusCode, errors…) to an error; `problemOf` sends them. */
+export function withProblem<E extends Error>(err: E, extensions: Record<string, unknown>): E {
+  (err as E & WithProblem).problem = extensions;
+  return err;
+}
+
+/** A 400 naming one field, reported like a schema validation failure. */
+export function fieldError(field: string, message: string): Error {
+  return withProblem(new ValidationError(`${field} ${message}`), {
+    errors: [{ field, message }],
+  });
+}
+
+/** The problem for a catalog error, with the extensions attached by `withProblem`. */
 export function problemOf(err: CatalogError, extensions: Record<string, unknown> = {}): Problem {
-  const extra = (err as { problem?: Record<string, unknown> }).problem ?? {};
+  const extra = (err as WithProblem).problem ?? {};
   return makeProblem(err.statusCode ?? 500, err.code, err.message, { ...extra, ...extensions });
 }
 

@@ -27,8 +27,8 @@ import {
   type SipInboundTrunkUpdateOptions,
   type SipOutboundTrunkUpdateOptions,
 } from 'livekit-server-sdk';
-import { ValidationError } from '../core/errors.js';
 import type { AgentJobMetadata } from './calls-model.js';
+import { fieldError } from './problem.js';
 import {
   type AgentRef,
   type AgentView,
@@ -46,6 +46,7 @@ import type {
   OutboundTrunk,
   OutboundTrunkCreate,
   OutboundTrunkPatch,
+  SipAuthInput,
   Transport,
 } from './schemas/trunks.js';
 
@@ -63,7 +64,7 @@ export function listUpdate(values: readonly string[]): ListUpdate {
 // ── transport (protobuf enum SIPTransport; numbers are stable wire values) ──────────────────────
 const TRANSPORTS: readonly Transport[] = ['auto', 'udp', 'tcp', 'tls'];
 
-export function toSipTransport(t: Transport | undefined): SipTransport {
+function toSipTransport(t: Transport | undefined): SipTransport {
   return Math.max(0, TRANSPORTS.indexOf(t ?? 'auto')) as SipTransport;
 }
 
@@ -77,6 +78,48 @@ function seconds(d: { seconds: bigint } | undefined): number | undefined {
 
 function authOut(username: string): { auth?: { username: string } } {
   return username ? { auth: { username } } : {};
+}
+
+/** Credentials as LiveKit stores them; a PATCH's `auth: null` clears them. */
+function credentials(auth: SipAuthInput | null): { authUsername: string; authPassword: string } {
+  return { authUsername: auth?.username ?? '', authPassword: auth?.password ?? '' };
+}
+
+// ── what both trunk kinds share (LiveKit keeps separate messages per kind) ───────────────────
+type TrunkPatch = Pick<
+  InboundTrunkPatch & OutboundTrunkPatch,
+  'name' | 'metadata' | 'numbers' | 'auth' | 'headers' | 'headersToAttributes'
+>;
+type TrunkInfo = Pick<
+  SIPInboundTrunkInfo & SIPOutboundTrunkInfo,
+  | 'name'
+  | 'metadata'
+  | 'numbers'
+  | 'authUsername'
+  | 'authPassword'
+  | 'headers'
+  | 'headersToAttributes'
+>;
+
+/** The partial update of the shared fields that have one (headers have none). */
+function trunkUpdateFields(patch: TrunkPatch): SipInboundTrunkUpdateOptions {
+  const fields: SipInboundTrunkUpdateOptions = {};
+  if (patch.name !== undefined) fields.name = patch.name;
+  if (patch.metadata !== undefined) fields.metadata = patch.metadata;
+  if (patch.numbers) fields.numbers = listUpdate(patch.numbers);
+  if (patch.auth !== undefined) Object.assign(fields, credentials(patch.auth));
+  return fields;
+}
+
+/** Applies the shared fields of a PATCH to a copy of the current trunk. */
+function patchTrunk<T extends TrunkInfo>(next: T, patch: TrunkPatch): T {
+  if (patch.name !== undefined) next.name = patch.name;
+  if (patch.metadata !== undefined) next.metadata = patch.metadata;
+  if (patch.numbers) next.numbers = patch.numbers;
+  if (patch.auth !== undefined) Object.assign(next, credentials(patch.auth));
+  if (patch.headers) next.headers = patch.headers;
+  if (patch.headersToAttributes) next.headersToAttributes = patch.headersToAttributes;
+  return next;
 }
 
 // ── inbound trunks ───────────────────────────────────────────────────────────────────────────
@@ -123,16 +166,9 @@ export function inboundUpdateFields(
   patch: InboundTrunkPatch,
 ): SipInboundTrunkUpdateOptions | undefined {
   if (INBOUND_REPLACE_ONLY.some((k) => patch[k] !== undefined)) return undefined;
-  const fields: SipInboundTrunkUpdateOptions = {};
-  if (patch.name !== undefined) fields.name = patch.name;
-  if (patch.metadata !== undefined) fields.metadata = patch.metadata;
-  if (patch.numbers) fields.numbers = listUpdate(patch.numbers);
+  const fields = trunkUpdateFields(patch);
   if (patch.allowedAddresses) fields.allowedAddresses = listUpdate(patch.allowedAddresses);
   if (patch.allowedNumbers) fields.allowedNumbers = listUpdate(patch.allowedNumbers);
-  if (patch.auth !== undefined) {
-    fields.authUsername = patch.auth?.username ?? '';
-    fields.authPassword = patch.auth?.password ?? '';
-  }
   return fields;
 }
 
@@ -141,18 +177,9 @@ export function inboundReplace(
   current: SIPInboundTrunkInfo,
   patch: InboundTrunkPatch,
 ): SIPInboundTrunkInfo {
-  const next = current.clone();
-  if (patch.name !== undefined) next.name = patch.name;
-  if (patch.metadata !== undefined) next.metadata = patch.metadata;
-  if (patch.numbers) next.numbers = patch.numbers;
+  const next = patchTrunk(current.clone(), patch);
   if (patch.allowedAddresses) next.allowedAddresses = patch.allowedAddresses;
   if (patch.allowedNumbers) next.allowedNumbers = patch.allowedNumbers;
-  if (patch.auth !== undefined) {
-    next.authUsername = patch.auth?.username ?? '';
-    next.authPassword = patch.auth?.password ?? '';
-  }
-  if (patch.headers) next.headers = patch.headers;
-  if (patch.headersToAttributes) next.headersToAttributes = patch.headersToAttributes;
   if (patch.krispEnabled !== undefined) next.krispEnabled = patch.krispEnabled;
   if (patch.ringingTimeoutSeconds === undefined) return next;
   // The constructor turns the plain duration into the SDK's own Duration class.
@@ -201,17 +228,10 @@ export type OutboundUpdateFields = SipOutboundTrunkUpdateOptions & {
 
 export function outboundUpdateFields(patch: OutboundTrunkPatch): OutboundUpdateFields | undefined {
   if (patch.headers !== undefined || patch.headersToAttributes !== undefined) return undefined;
-  const fields: OutboundUpdateFields = {};
-  if (patch.name !== undefined) fields.name = patch.name;
-  if (patch.metadata !== undefined) fields.metadata = patch.metadata;
+  const fields: OutboundUpdateFields = trunkUpdateFields(patch);
   if (patch.address !== undefined) fields.address = patch.address;
   if (patch.transport !== undefined) fields.transport = toSipTransport(patch.transport);
-  if (patch.numbers) fields.numbers = listUpdate(patch.numbers);
   if (patch.destinationCountry !== undefined) fields.destinationCountry = patch.destinationCountry;
-  if (patch.auth !== undefined) {
-    fields.authUsername = patch.auth?.username ?? '';
-    fields.authPassword = patch.auth?.password ?? '';
-  }
   return fields;
 }
 
@@ -219,19 +239,10 @@ export function outboundReplace(
   current: SIPOutboundTrunkInfo,
   patch: OutboundTrunkPatch,
 ): SIPOutboundTrunkInfo {
-  const next = current.clone();
-  if (patch.name !== undefined) next.name = patch.name;
-  if (patch.metadata !== undefined) next.metadata = patch.metadata;
+  const next = patchTrunk(current.clone(), patch);
   if (patch.address !== undefined) next.address = patch.address;
   if (patch.transport !== undefined) next.transport = toSipTransport(patch.transport);
-  if (patch.numbers) next.numbers = patch.numbers;
   if (patch.destinationCountry !== undefined) next.destinationCountry = patch.destinationCountry;
-  if (patch.auth !== undefined) {
-    next.authUsername = patch.auth?.username ?? '';
-    next.authPassword = patch.auth?.password ?? '';
-  }
-  if (patch.headers) next.headers = patch.headers;
-  if (patch.headersToAttributes) next.headersToAttributes = patch.headersToAttributes;
   return next;
 }
 
@@ -321,7 +332,7 @@ export function ruleMessage(shape: RuleShape): SIPDispatchRule {
  * The agent metadata as an object. Older clients sent a string: a JSON object is parsed, other
  * text is kept as `{ value }` (so their PUTs keep working), "" means none.
  */
-export function agentMetadataObject(metadata: AgentRef['metadata']): Record<string, unknown> {
+function agentMetadataObject(metadata: AgentRef['metadata']): Record<string, unknown> {
   if (metadata === undefined || metadata === '') return {};
   if (typeof metadata !== 'string') return metadata;
   try {
@@ -336,18 +347,17 @@ export function agentMetadataObject(metadata: AgentRef['metadata']): Record<stri
 }
 
 /** The dispatch (job) metadata JSON for an agent: `{"agent": name, "metadata": {...}}`. */
-export function agentDispatchMetadata(agent: AgentRef): string {
+function agentDispatchMetadata(agent: AgentRef): string {
   const job: AgentJobMetadata = {
     agent: agent.name,
     metadata: agentMetadataObject(agent.metadata),
   };
   const json = JSON.stringify(job);
   if (json.length > MAX_DISPATCH_METADATA) {
-    const field = 'body.agent.metadata';
-    const message = `is too large: the dispatch metadata may have at most ${MAX_DISPATCH_METADATA} characters (got ${json.length})`;
-    throw Object.assign(new ValidationError(`${field} ${message}`), {
-      problem: { errors: [{ field, message }] },
-    });
+    throw fieldError(
+      'body.agent.metadata',
+      `is too large: the dispatch metadata may have at most ${MAX_DISPATCH_METADATA} characters (got ${json.length})`,
+    );
   }
   return json;
 }

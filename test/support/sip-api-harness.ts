@@ -31,7 +31,7 @@ export interface SipApi {
   close(): Promise<void>;
 }
 
-export async function request(
+async function request(
   baseUrl: string,
   method: string,
   path: string,
@@ -72,19 +72,47 @@ export async function startSipApi(
   };
 }
 
-/** An API whose LiveKit URL has nothing listening: every LiveKit call is refused. */
-export async function startApiWithoutLiveKit(): Promise<{
-  baseUrl: string;
-  close(): Promise<void>;
-}> {
-  const app = await buildApp({ config: testConfig({ LIVEKIT_URL: 'http://127.0.0.1:1' }) });
-  const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
-  return { baseUrl, close: () => app.close() };
-}
-
 /** Asserts an RFC 9457 problem with this status and stable code. */
 export function expectProblem(res: ApiResponse, status: number, code: string): void {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect(res.body).toMatchObject({ status, code });
+}
+
+/** One request to a route: method, path and (for writes) a body that passes validation. */
+export type RouteCall = [method: string, path: string, body?: unknown];
+
+/** Missing, unknown and non-Bearer credentials. */
+const BAD_AUTH: Record<string, string>[] = [
+  {},
+  { authorization: 'Bearer nope' },
+  { authorization: 'Basic x' },
+];
+
+/** Every route answers 401 to bad credentials, before LiveKit is asked anything. */
+export async function expectAllUnauthorized(api: SipApi, routes: RouteCall[]): Promise<void> {
+  const from = api.lk.requests.length;
+  for (const [method, path, body] of routes) {
+    for (const headers of BAD_AUTH) {
+      const res = await api.call(method, path, body, headers);
+      expect(res.status, `${method} ${path} ${JSON.stringify(headers)}`).toBe(401);
+      expectProblem(res, 401, 'PA_ERR_UNAUTHORIZED');
+    }
+  }
+  expect(api.lk.requests.length).toBe(from);
+}
+
+/** Every route answers 503 PA_ERR_LIVEKIT_UNAVAILABLE when nothing listens at LIVEKIT_URL. */
+export async function expectAllUnavailable(routes: RouteCall[]): Promise<void> {
+  const app = await buildApp({ config: testConfig({ LIVEKIT_URL: 'http://127.0.0.1:1' }) });
+  try {
+    const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+    for (const [method, path, body] of routes) {
+      const res = await request(baseUrl, method, path, body);
+      expect(res.status, `${method} ${path}`).toBe(503);
+      expectProblem(res, 503, 'PA_ERR_LIVEKIT_UNAVAILABLE');
+    }
+  } finally {
+    await app.close();
+  }
 }

@@ -41,7 +41,7 @@ import {
   toCallView,
 } from '../calls-model.js';
 import { IDEMPOTENCY_KEY_PATTERN, requestFingerprint, runOnce } from '../idempotency.js';
-import { fromLiveKitError, sipOutcome } from '../livekit-errors.js';
+import { fromLiveKitError, sipOutcome, sipStatusOf } from '../livekit-errors.js';
 import { type Problem, sendProblem, toProblem } from '../problem.js';
 import {
   CallCreated,
@@ -55,10 +55,10 @@ import {
   TransferBody,
   TransferResult,
 } from '../schemas/calls.js';
-import { problemResponses } from '../schemas/common.js';
+import { problemResponses, UPSTREAM_PROBLEMS } from '../schemas/common.js';
+import { callLiveKit } from '../sip-lookup.js';
 
 const TAGS = ['Calls'];
-const UPSTREAM = [401, 429, 502, 503, 504] as const;
 /** ListParticipants in parallel per page of GET /v1/calls (bounded: LiveKit is shared). */
 const LIST_CONCURRENCY = 16;
 const SIP_RINGING_DEFAULT_S = 30;
@@ -86,10 +86,6 @@ export function transferTarget(to: string): string {
   throw new InvalidTransferTargetError(to);
 }
 
-function isNotFound(err: unknown): boolean {
-  return err instanceof NotFoundError || (err as { code?: string }).code === 'PA_ERR_NOT_FOUND';
-}
-
 export default async function calls(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { config, livekit, metrics, idempotency, events } = app.deps;
@@ -99,11 +95,22 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
   /** LiveKit errors → catalog errors; a missing room is a missing call. */
   async function lk<T>(id: string, op: () => Promise<T>): Promise<T> {
     try {
-      return await op();
+      return await callLiveKit(`call ${id}`, op);
     } catch (err) {
-      const e = fromLiveKitError(err, `call ${id}`);
-      throw isNotFound(e) ? new CallNotFoundError(id) : e;
+      throw err instanceof NotFoundError ? new CallNotFoundError(id) : err;
     }
+  }
+
+  /** The call's room (undefined when there is none) and its participants. */
+  async function findCall(id: string) {
+    const [rooms, participants] = await Promise.all([
+      lk(id, () => livekit.rooms.listRooms([id])),
+      lk(id, () => livekit.rooms.listParticipants(id)).catch((err) => {
+        if (err instanceof CallNotFoundError) return [];
+        throw err;
+      }),
+    ]);
+    return { room: rooms.find((r) => r.name === id), participants };
   }
 
   async function createCall(
@@ -144,14 +151,11 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
       },
     };
     const fail = (err: unknown, what: string): Error => {
-      const e = fromLiveKitError(err, what) as Error & {
-        code?: string;
-        problem?: { sipStatusCode?: number; sipStatus?: string };
-      };
-      const sipStatus = e.problem?.sipStatusCode;
+      const e = fromLiveKitError(err, what);
+      const sip = sipStatusOf(e);
       metrics.callsFailed.inc({
-        sip_status: sipStatus === undefined ? 'none' : String(sipStatus),
-        reason: e.code ?? 'PA_ERR_INTERNAL',
+        sip_status: sip ? String(sip.sipStatusCode) : 'none',
+        reason: (e as { code?: string }).code ?? 'PA_ERR_INTERNAL',
       });
       return e;
     };
@@ -200,19 +204,18 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
         createdAt,
       };
     } catch (err) {
-      const e = fail(err, `outbound trunk ${trunkId}`) as Error & {
-        problem?: { sipStatusCode?: number; sipStatus?: string };
-      };
+      const e = fail(err, `outbound trunk ${trunkId}`);
       // The agent is already in the room: close it (in the background, the caller waits enough).
       livekit.rooms.deleteRoom(callId).catch((cleanupErr: Error) => {
         log.warn({ callId, err: cleanupErr.message }, 'could not delete the room of a failed call');
       });
-      if (e.problem?.sipStatusCode !== undefined) {
+      const sip = sipStatusOf(e);
+      if (sip) {
         void events.publish('call.ended', callId, {
           direction: 'outbound',
-          reason: sipOutcome(e.problem.sipStatusCode),
-          sipStatusCode: e.problem.sipStatusCode,
-          sipStatus: e.problem.sipStatus,
+          reason: sipOutcome(sip.sipStatusCode),
+          sipStatusCode: sip.sipStatusCode,
+          sipStatus: sip.sipStatus,
           durationS: 0,
           metadata: body.metadata,
         });
@@ -240,7 +243,7 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
         body: CreateCallBody,
         response: {
           201: CallCreated,
-          ...problemResponses(400, 403, 404, 409, 412, 422, ...UPSTREAM),
+          ...problemResponses(400, 403, 404, 409, 412, 422, ...UPSTREAM_PROBLEMS),
         },
       },
     },
@@ -303,7 +306,7 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
         description:
           'Calls in progress, outbound and inbound (rooms with a phone participant), by id.',
         querystring: ListCallsQuery,
-        response: { 200: CallList, ...problemResponses(400, ...UPSTREAM) },
+        response: { 200: CallList, ...problemResponses(400, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req) => {
@@ -325,9 +328,11 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
         const views = await Promise.all(
           batch.map(async (room) => {
             // A room that ended meanwhile is simply not listed.
-            const participants = await livekit.rooms.listParticipants(room.name).catch((err) => {
-              if (isNotFound(fromLiveKitError(err))) return undefined;
-              throw fromLiveKitError(err);
+            const participants = await lk(room.name, () =>
+              livekit.rooms.listParticipants(room.name),
+            ).catch((err) => {
+              if (err instanceof CallNotFoundError) return undefined;
+              throw err;
             });
             if (!participants) return undefined;
             const isCall = participants.some(isSipParticipant) || parseRoomMetadata(room.metadata);
@@ -357,19 +362,12 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
           'Status from the room and the phone participant (sip.callStatus). Calls whose room ' +
           'has ended are 404: their outcome is in the call.ended event.',
         params: CallParams,
-        response: { 200: CallSchema, ...problemResponses(404, ...UPSTREAM) },
+        response: { 200: CallSchema, ...problemResponses(404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req) => {
       const { id } = req.params;
-      const [rooms, participants] = await Promise.all([
-        lk(id, () => livekit.rooms.listRooms([id])),
-        lk(id, () => livekit.rooms.listParticipants(id)).catch((err) => {
-          if (err instanceof CallNotFoundError) return [];
-          throw err;
-        }),
-      ]);
-      const room = rooms.find((r) => r.name === id);
+      const { room, participants } = await findCall(id);
       if (!room || !(participants.some(isSipParticipant) || parseRoomMetadata(room.metadata))) {
         throw new CallNotFoundError(id);
       }
@@ -387,7 +385,7 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
         params: CallParams,
         response: {
           204: Type.Null({ description: 'Hung up' }),
-          ...problemResponses(404, ...UPSTREAM),
+          ...problemResponses(404, ...UPSTREAM_PROBLEMS),
         },
       },
     },
@@ -412,31 +410,23 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
         body: TransferBody,
         response: {
           200: TransferResult,
-          ...problemResponses(400, 403, 404, 409, 412, ...UPSTREAM),
+          ...problemResponses(400, 403, 404, 409, 412, ...UPSTREAM_PROBLEMS),
         },
       },
     },
     async (req) => {
       const { id } = req.params;
       const to = transferTarget(req.body.to);
-      const [rooms, participants] = await Promise.all([
-        lk(id, () => livekit.rooms.listRooms([id])),
-        lk(id, () => livekit.rooms.listParticipants(id)).catch((err) => {
-          if (err instanceof CallNotFoundError) return [];
-          throw err;
-        }),
-      ]);
-      if (!rooms.some((r) => r.name === id)) throw new CallNotFoundError(id);
+      const { room, participants } = await findCall(id);
+      if (!room) throw new CallNotFoundError(id);
       const sip = sipParticipantOf(participants);
       if (!sip || isDisconnected(sip)) throw new CallNotConnectedError(id);
-      try {
-        await livekit.sip.transferSipParticipant(id, sip.identity, to, {
+      await callLiveKit(`call ${id}`, () =>
+        livekit.sip.transferSipParticipant(id, sip.identity, to, {
           ringingTimeout: req.body.ringingTimeoutS,
           playDialtone: req.body.playDialtone,
-        });
-      } catch (err) {
-        throw fromLiveKitError(err, `call ${id}`);
-      }
+        }),
+      );
       req.log.info({ callId: id }, 'call transferred');
       void events.publish('call.transferred', id, { to, participantIdentity: sip.identity });
       return { id, status: 'transferred' as const, to };

@@ -15,8 +15,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { SIPDispatchRuleInfo } from 'livekit-server-sdk';
-import { ValidationError } from '../../core/errors.js';
-import { problemResponses } from '../schemas/common.js';
+import { fieldError } from '../problem.js';
+import { Deleted, problemResponses, UPSTREAM_PROBLEMS } from '../schemas/common.js';
 import {
   DispatchRule,
   DispatchRuleCreate,
@@ -36,7 +36,6 @@ import {
 } from '../sip-mapping.js';
 
 const TAGS = ['Dispatch rules'];
-const UPSTREAM = [401, 429, 502, 503, 504] as const;
 
 /** Which shape fields each kind uses; anything else sent for that kind is a mistake. */
 const KIND_FIELDS: Record<RuleShape['kind'], readonly (keyof RuleShape)[]> = {
@@ -45,21 +44,16 @@ const KIND_FIELDS: Record<RuleShape['kind'], readonly (keyof RuleShape)[]> = {
   direct: ['roomName', 'pin'],
 };
 
-function invalidField(field: string, message: string): Error {
-  const err = new ValidationError(`${field} ${message}`);
-  return Object.assign(err, { problem: { errors: [{ field, message }] } });
-}
-
 /** Cross-field rules JSON Schema does not express well: fields must fit the rule's kind. */
 function checkShape(shape: RuleShape, sent: Partial<RuleShape>): void {
   const allowed = KIND_FIELDS[shape.kind];
   for (const key of ['roomPrefix', 'roomName', 'randomize'] as const) {
     if (sent[key] !== undefined && !allowed.includes(key)) {
-      throw invalidField(`body.${key}`, `does not apply to a rule of kind "${shape.kind}"`);
+      throw fieldError(`body.${key}`, `does not apply to a rule of kind "${shape.kind}"`);
     }
   }
   if (shape.kind === 'direct' && !shape.roomName) {
-    throw invalidField('body.roomName', 'is required for a rule of kind "direct"');
+    throw fieldError('body.roomName', 'is required for a rule of kind "direct"');
   }
 }
 
@@ -82,7 +76,7 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
           'of its agents file. LiveKit refuses a rule that duplicates another for the same ' +
           'trunk, numbers and PIN.',
         body: DispatchRuleCreate,
-        response: { 201: DispatchRule, ...problemResponses(400, ...UPSTREAM) },
+        response: { 201: DispatchRule, ...problemResponses(400, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req, reply) => {
@@ -133,7 +127,7 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
         summary: 'List dispatch rules',
         response: {
           200: Type.Object({ items: Type.Array(DispatchRule) }),
-          ...problemResponses(...UPSTREAM),
+          ...problemResponses(...UPSTREAM_PROBLEMS),
         },
       },
     },
@@ -150,7 +144,7 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
         tags: TAGS,
         summary: 'Get a dispatch rule',
         params: RuleIdParams,
-        response: { 200: DispatchRule, ...problemResponses(400, 404, ...UPSTREAM) },
+        response: { 200: DispatchRule, ...problemResponses(400, 404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req) => toJson(await getDispatchRule(sip, req.params.id)),
@@ -167,7 +161,7 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
           'Changing `kind` drops the fields of the old kind.',
         params: RuleIdParams,
         body: DispatchRulePatch,
-        response: { 200: DispatchRule, ...problemResponses(400, 404, ...UPSTREAM) },
+        response: { 200: DispatchRule, ...problemResponses(400, 404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req) => {
@@ -194,10 +188,7 @@ export default async function dispatchRules(fastify: FastifyInstance): Promise<v
         tags: TAGS,
         summary: 'Delete a dispatch rule',
         params: RuleIdParams,
-        response: {
-          204: Type.Null({ description: 'Deleted' }),
-          ...problemResponses(400, 404, ...UPSTREAM),
-        },
+        response: { 204: Deleted, ...problemResponses(400, 404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req, reply) => {

@@ -29,11 +29,12 @@ import {
   joinedAtMs,
   parseRoomMetadata,
   roomCreatedAtMs,
+  sipParties,
 } from '../calls-model.js';
 import { WebhookAccepted } from '../schemas/calls.js';
 import { problemResponses } from '../schemas/common.js';
 
-export interface MappedEvent {
+interface MappedEvent {
   type: CallEventType;
   callId: string;
   data: Record<string, unknown>;
@@ -43,15 +44,12 @@ function seconds(ms: number): number {
   return Math.max(0, Math.round(ms / 100) / 10);
 }
 
-/** Who is who, from the phone participant's attributes (sip.phoneNumber is the remote party). */
+/** Who is who, from the phone participant's attributes. */
 function parties(p: ParticipantInfo, outbound: boolean) {
   const a = p.attributes ?? {};
-  const remote = a['sip.phoneNumber'];
-  const local = a['sip.trunkPhoneNumber'];
   return {
     direction: outbound ? 'outbound' : 'inbound',
-    from: outbound ? local : remote,
-    to: outbound ? remote : local,
+    ...sipParties(a, outbound),
     sipCallId: a['sip.callID'],
     trunkId: a['sip.trunkID'],
     participantIdentity: p.identity,
@@ -59,7 +57,7 @@ function parties(p: ParticipantInfo, outbound: boolean) {
 }
 
 /** Call events a LiveKit webhook implies (pure; `transferred` says a transfer was reported). */
-export function callEventsOf(ev: WebhookEvent, transferred = false): MappedEvent[] {
+function callEventsOf(ev: WebhookEvent, transferred = false): MappedEvent[] {
   const room = ev.room;
   if (!room?.name) return [];
   const callId = room.name;

@@ -8,7 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { createNumberRouter } from '../number-routing.js';
-import { problemResponses } from '../schemas/common.js';
+import { Deleted, problemResponses, UPSTREAM_PROBLEMS } from '../schemas/common.js';
 import {
   NumberParams,
   NumberRouting,
@@ -17,7 +17,6 @@ import {
 } from '../schemas/numbers.js';
 
 const TAGS = ['Numbers'];
-const UPSTREAM = [401, 429, 502, 503, 504] as const;
 
 export default async function numbers(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -41,7 +40,7 @@ export default async function numbers(fastify: FastifyInstance): Promise<void> {
         response: {
           200: NumberRouting,
           201: NumberRouting,
-          ...problemResponses(400, 409, ...UPSTREAM),
+          ...problemResponses(400, 409, ...UPSTREAM_PROBLEMS),
         },
       },
     },
@@ -63,7 +62,7 @@ export default async function numbers(fastify: FastifyInstance): Promise<void> {
         summary: 'List routed numbers',
         response: {
           200: Type.Object({ items: Type.Array(NumberRouting) }),
-          ...problemResponses(...UPSTREAM),
+          ...problemResponses(...UPSTREAM_PROBLEMS),
         },
       },
     },
@@ -77,7 +76,7 @@ export default async function numbers(fastify: FastifyInstance): Promise<void> {
         tags: TAGS,
         summary: 'Get the routing of a number',
         params: NumberParams,
-        response: { 200: NumberRouting, ...problemResponses(400, 404, ...UPSTREAM) },
+        response: { 200: NumberRouting, ...problemResponses(400, 404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req) => router.get(req.params.e164),
@@ -91,10 +90,7 @@ export default async function numbers(fastify: FastifyInstance): Promise<void> {
         summary: 'Stop routing a number',
         description: "Deletes the number's dispatch rule and inbound trunk.",
         params: NumberParams,
-        response: {
-          204: Type.Null({ description: 'Deleted' }),
-          ...problemResponses(400, 404, ...UPSTREAM),
-        },
+        response: { 204: Deleted, ...problemResponses(400, 404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req, reply) => {

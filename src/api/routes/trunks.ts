@@ -6,7 +6,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { problemResponses } from '../schemas/common.js';
+import { Deleted, problemResponses, UPSTREAM_PROBLEMS } from '../schemas/common.js';
 import {
   InboundTrunk,
   InboundTrunkCreate,
@@ -29,9 +29,6 @@ import {
 } from '../sip-mapping.js';
 
 const TAGS = ['Trunks'];
-/** Failures every route here can report (auth, rate limit, LiveKit unreachable/slow/refusing). */
-const UPSTREAM = [401, 429, 502, 503, 504] as const;
-const NoContent = Type.Null({ description: 'Deleted' });
 
 export default async function trunks(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -48,7 +45,7 @@ export default async function trunks(fastify: FastifyInstance): Promise<void> {
           'Accepts calls from a carrier. LiveKit requires at least one of numbers, ' +
           'allowedAddresses or auth, and refuses a trunk that overlaps another on a number.',
         body: InboundTrunkCreate,
-        response: { 201: InboundTrunk, ...problemResponses(400, ...UPSTREAM) },
+        response: { 201: InboundTrunk, ...problemResponses(400, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req, reply) => {
@@ -72,7 +69,7 @@ export default async function trunks(fastify: FastifyInstance): Promise<void> {
         summary: 'List inbound trunks',
         response: {
           200: Type.Object({ items: Type.Array(InboundTrunk) }),
-          ...problemResponses(...UPSTREAM),
+          ...problemResponses(...UPSTREAM_PROBLEMS),
         },
       },
     },
@@ -89,7 +86,7 @@ export default async function trunks(fastify: FastifyInstance): Promise<void> {
         tags: TAGS,
         summary: 'Get an inbound trunk',
         params: TrunkIdParams,
-        response: { 200: InboundTrunk, ...problemResponses(400, 404, ...UPSTREAM) },
+        response: { 200: InboundTrunk, ...problemResponses(400, 404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req) => inboundTrunkToJson(await getInboundTrunk(sip, req.params.id)),
@@ -104,7 +101,7 @@ export default async function trunks(fastify: FastifyInstance): Promise<void> {
         description: 'Only the fields sent change; a list sent replaces the current list.',
         params: TrunkIdParams,
         body: InboundTrunkPatch,
-        response: { 200: InboundTrunk, ...problemResponses(400, 404, ...UPSTREAM) },
+        response: { 200: InboundTrunk, ...problemResponses(400, 404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req) => {
@@ -130,7 +127,7 @@ export default async function trunks(fastify: FastifyInstance): Promise<void> {
         summary: 'Delete an inbound trunk',
         description: 'An unknown id, or the id of an outbound trunk, answers 404.',
         params: TrunkIdParams,
-        response: { 204: NoContent, ...problemResponses(400, 404, ...UPSTREAM) },
+        response: { 204: Deleted, ...problemResponses(400, 404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req, reply) => {
@@ -152,7 +149,7 @@ export default async function trunks(fastify: FastifyInstance): Promise<void> {
         description:
           'How calls are placed: the carrier address, transport, credentials and caller IDs.',
         body: OutboundTrunkCreate,
-        response: { 201: OutboundTrunk, ...problemResponses(400, ...UPSTREAM) },
+        response: { 201: OutboundTrunk, ...problemResponses(400, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req, reply) => {
@@ -181,7 +178,7 @@ export default async function trunks(fastify: FastifyInstance): Promise<void> {
         summary: 'List outbound trunks',
         response: {
           200: Type.Object({ items: Type.Array(OutboundTrunk) }),
-          ...problemResponses(...UPSTREAM),
+          ...problemResponses(...UPSTREAM_PROBLEMS),
         },
       },
     },
@@ -198,7 +195,7 @@ export default async function trunks(fastify: FastifyInstance): Promise<void> {
         tags: TAGS,
         summary: 'Get an outbound trunk',
         params: TrunkIdParams,
-        response: { 200: OutboundTrunk, ...problemResponses(400, 404, ...UPSTREAM) },
+        response: { 200: OutboundTrunk, ...problemResponses(400, 404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req) => outboundTrunkToJson(await getOutboundTrunk(sip, req.params.id)),
@@ -213,7 +210,7 @@ export default async function trunks(fastify: FastifyInstance): Promise<void> {
         description: 'Only the fields sent change; a list sent replaces the current list.',
         params: TrunkIdParams,
         body: OutboundTrunkPatch,
-        response: { 200: OutboundTrunk, ...problemResponses(400, 404, ...UPSTREAM) },
+        response: { 200: OutboundTrunk, ...problemResponses(400, 404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req) => {
@@ -239,7 +236,7 @@ export default async function trunks(fastify: FastifyInstance): Promise<void> {
         summary: 'Delete an outbound trunk',
         description: 'An unknown id, or the id of an inbound trunk, answers 404.',
         params: TrunkIdParams,
-        response: { 204: NoContent, ...problemResponses(400, 404, ...UPSTREAM) },
+        response: { 204: Deleted, ...problemResponses(400, 404, ...UPSTREAM_PROBLEMS) },
       },
     },
     async (req, reply) => {

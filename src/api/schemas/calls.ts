@@ -1,11 +1,11 @@
 /** Schemas of /v1/calls and the LiveKit webhook (validation, serialization and OpenAPI). */
 import { type Static, Type } from '@sinclair/typebox';
 import { CALL_EVENT_TYPES } from '../call-events.js';
-import { E164, StringMap } from './common.js';
+import { E164, StringMap, stringMap } from './common.js';
 import { AgentMetadataObject, AgentName } from './dispatch-rules.js';
 
 /** Room names: call-<uuid> for outbound calls; inbound rooms are named by dispatch rules. */
-export const CallId = Type.String({
+const CallId = Type.String({
   minLength: 1,
   maxLength: 128,
   pattern: '^[A-Za-z0-9_.:+@=-]+$',
@@ -15,7 +15,7 @@ export const CallId = Type.String({
 export const CallParams = Type.Object({ id: CallId }, { additionalProperties: false });
 export type CallParams = Static<typeof CallParams>;
 
-export const CallStatusSchema = Type.Union(
+const CallStatusSchema = Type.Union(
   [
     Type.Literal('dialing'),
     Type.Literal('ringing'),
@@ -54,12 +54,10 @@ export const CreateCallBody = Type.Object(
       ),
     ),
     metadata: Type.Optional(
-      Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 4096 }), {
-        maxProperties: 64,
-        description:
-          'Call metadata: returned by GET /v1/calls/:id and in call events, and given to ' +
+      stringMap(
+        'Call metadata: returned by GET /v1/calls/:id and in call events, and given to ' +
           'the agent (merged under agent.metadata, whose keys win)',
-      }),
+      ),
     ),
     waitUntilAnswered: Type.Optional(
       Type.Boolean({
@@ -145,7 +143,7 @@ export const TransferResult = Type.Object({
   to: Type.String(),
 });
 
-export const CallEventTypeSchema = Type.Union(CALL_EVENT_TYPES.map((t) => Type.Literal(t)));
+const CallEventTypeSchema = Type.Union(CALL_EVENT_TYPES.map((t) => Type.Literal(t)));
 
 /** What the agent worker reports about a call (only it knows answers, summaries, voicemail). */
 export const ReportEventBody = Type.Object(

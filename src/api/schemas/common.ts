@@ -2,7 +2,7 @@
  * Schemas shared by routes (TypeBox → JSON Schema: one source for validation, serialization
  * and the OpenAPI document).
  */
-import { type TSchema, Type } from '@sinclair/typebox';
+import { type TProperties, type TSchema, Type } from '@sinclair/typebox';
 
 /** E.164 phone number; validated by the `e164` ajv format (libphonenumber-js). */
 export const E164 = Type.String({
@@ -29,6 +29,12 @@ export const ProblemSchema = Type.Object(
   { $id: 'Problem', additionalProperties: true, description: 'RFC 9457 problem details' },
 );
 
+/** Failures every LiveKit-backed route can report: auth, rate limit, LiveKit down/slow/refusing. */
+export const UPSTREAM_PROBLEMS = [401, 429, 502, 503, 504] as const;
+
+/** The empty 204 answer of a DELETE. */
+export const Deleted = Type.Null({ description: 'Deleted' });
+
 /** Standard error responses for a route, for the OpenAPI document. */
 export function problemResponses(...statuses: number[]): Record<number, TSchema> {
   // Problems are sent as application/problem+json; declaring the media type per status keeps
@@ -45,10 +51,17 @@ export function problemResponses(...statuses: number[]): Record<number, TSchema>
 }
 
 /** Free-form string map (metadata, attributes, SIP headers), bounded in size. */
-export const StringMap = Type.Record(
-  Type.String({ maxLength: 128 }),
-  Type.String({ maxLength: 4096 }),
-  {
+export const stringMap = (description?: string) =>
+  Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 4096 }), {
     maxProperties: 64,
-  },
-);
+    ...(description ? { description } : {}),
+  });
+export const StringMap = stringMap();
+
+/**
+ * A PATCH body: the given fields, at least one, no unknown ones. Fields left out keep their
+ * current value.
+ */
+export function patchBody<P extends TProperties>(properties: P, description: string) {
+  return Type.Object(properties, { additionalProperties: false, minProperties: 1, description });
+}

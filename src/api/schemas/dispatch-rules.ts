@@ -4,10 +4,10 @@
  * `{"agent": name, "metadata": {...}}` as the job metadata.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { E164 } from './common.js';
-import { stringMap, TrunkId } from './trunks.js';
+import { E164, patchBody, stringMap } from './common.js';
+import { TrunkId } from './trunks.js';
 
-export const RuleId = Type.String({
+const RuleId = Type.String({
   pattern: '^SDR_[A-Za-z0-9_-]{1,64}$',
   description: 'LiveKit SIP dispatch rule id',
   examples: ['SDR_8bT2mQzLx4Pa'],
@@ -140,17 +140,13 @@ const ruleFields = {
 export const DispatchRuleCreate = Type.Object(ruleFields, { additionalProperties: false });
 export type DispatchRuleCreate = Static<typeof DispatchRuleCreate>;
 
-export const DispatchRulePatch = Type.Object(
+export const DispatchRulePatch = patchBody(
   {
     ...ruleFields,
     kind: Type.Optional(RuleKind),
     agent: Type.Optional(Type.Union([AgentRef, Type.Null()])),
   },
-  {
-    additionalProperties: false,
-    minProperties: 1,
-    description: 'Fields to change; lists and maps replace the current ones; agent null removes it',
-  },
+  'Fields to change; lists and maps replace the current ones; agent null removes it',
 );
 export type DispatchRulePatch = Static<typeof DispatchRulePatch>;
 

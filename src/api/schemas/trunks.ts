@@ -3,7 +3,7 @@
  * dial out). Our JSON is camelCase and product-shaped; src/api/sip-mapping.ts converts it.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { E164 } from './common.js';
+import { E164, patchBody, stringMap } from './common.js';
 
 export const TrunkId = Type.String({
   pattern: '^ST_[A-Za-z0-9_-]{1,64}$',
@@ -40,18 +40,16 @@ export const SipAuthInput = Type.Object(
 );
 export type SipAuthInput = Static<typeof SipAuthInput>;
 
+/** In a PATCH: new credentials, or null to remove them. */
+const AuthPatch = Type.Optional(Type.Union([SipAuthInput, Type.Null()]));
+const TRUNK_PATCH =
+  'Fields to change; lists replace the current list; auth null removes credentials';
+
 /** The password is write-only: responses only say which user name is configured. */
 export const SipAuthOutput = Type.Object(
   { username: Type.String() },
   { additionalProperties: false, description: 'Configured SIP user name (never the password)' },
 );
-
-/** Same limits as the shared StringMap, with a description of its own for the docs. */
-export const stringMap = (description: string) =>
-  Type.Record(Type.String({ maxLength: 128 }), Type.String({ maxLength: 4096 }), {
-    maxProperties: 64,
-    description,
-  });
 
 const Headers = stringMap('SIP X-* headers to add (inbound: to responses; outbound: to INVITEs)');
 const HeadersToAttributes = stringMap('Map of SIP header name to participant attribute name');
@@ -99,14 +97,7 @@ export const InboundTrunkCreate = Type.Object(inboundFields, {
 });
 export type InboundTrunkCreate = Static<typeof InboundTrunkCreate>;
 
-export const InboundTrunkPatch = Type.Object(
-  { ...inboundFields, auth: Type.Optional(Type.Union([SipAuthInput, Type.Null()])) },
-  {
-    additionalProperties: false,
-    minProperties: 1,
-    description: 'Fields to change; lists replace the current list; auth null removes credentials',
-  },
-);
+export const InboundTrunkPatch = patchBody({ ...inboundFields, auth: AuthPatch }, TRUNK_PATCH);
 export type InboundTrunkPatch = Static<typeof InboundTrunkPatch>;
 
 export const InboundTrunk = Type.Object(
@@ -167,18 +158,14 @@ const outboundFields = {
 export const OutboundTrunkCreate = Type.Object(outboundFields, { additionalProperties: false });
 export type OutboundTrunkCreate = Static<typeof OutboundTrunkCreate>;
 
-export const OutboundTrunkPatch = Type.Object(
+export const OutboundTrunkPatch = patchBody(
   {
     ...outboundFields,
     address: Type.Optional(SipHost),
     numbers: Type.Optional(outboundFields.numbers),
-    auth: Type.Optional(Type.Union([SipAuthInput, Type.Null()])),
+    auth: AuthPatch,
   },
-  {
-    additionalProperties: false,
-    minProperties: 1,
-    description: 'Fields to change; lists replace the current list; auth null removes credentials',
-  },
+  TRUNK_PATCH,
 );
 export type OutboundTrunkPatch = Static<typeof OutboundTrunkPatch>;
 
