@@ -13,6 +13,7 @@ import {
   createTTS,
   createTurnDetector,
   loadVAD,
+  phoneVadDefaults,
 } from '../src/agents/providers.js';
 import { testConfig } from './support/config.js';
 
@@ -31,12 +32,12 @@ describe('a missing key names the variable', () => {
     [() => createTTS(config), 'ELEVEN_API_KEY is required for text-to-speech (ElevenLabs)'],
     [() => createLLM(config), 'OPENAI_API_KEY is required for the LLM (OpenAI-compatible server)'],
   ])('%#', (build, message) => {
-    expect(build).toThrow(`Invalid configuration: ${message}`);
-    try {
-      build();
-    } catch (err) {
-      expect((err as { code: string }).code).toBe('PA_ERR_CONFIG_INVALID');
-    }
+    expect(build).toThrow(
+      expect.objectContaining({
+        code: 'PA_ERR_CONFIG_INVALID',
+        message: `Invalid configuration: ${message}`,
+      }),
+    );
   });
 });
 
@@ -57,16 +58,20 @@ describe('phone-tuned providers', () => {
     const models = agentModels(config);
     const plain = models({ name: 'a', instructions: 'x' });
     expect(plain).toEqual({});
+    // The deployment's own voice is the session's TTS.
+    expect(models({ name: 'd', instructions: 'x', voice: 'voice-default' })).toEqual({});
     const voiced = models({ name: 'b', instructions: 'x', voice: 'voice-b', keyterms: ['Acme'] });
     expect(voiced.tts).toBeDefined();
     expect(voiced.stt).toBeDefined();
     // One TTS per distinct voice.
     expect(models({ name: 'c', instructions: 'x', voice: 'voice-b' }).tts).toBe(voiced.tts);
+    expect(models({ name: 'e', instructions: 'x', voice: 'voice-e' }).tts).not.toBe(voiced.tts);
   });
 
-  it('Silero VAD loads at 8 kHz and the turn detector is the local model', async () => {
+  it('Silero VAD loads with the phone settings and the turn detector is the local model', async () => {
     const vad = await loadVAD(config);
-    expect(vad).toBeDefined();
+    // The phone value, not Silero's own default (550 ms).
+    expect(vad.minSilenceDuration).toBe(phoneVadDefaults.minSilenceDuration);
     expect(createTurnDetector().model).toBe('turn-detector-v1-mini');
   });
 });

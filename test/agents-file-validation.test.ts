@@ -14,9 +14,13 @@ const codeToolNames = defaultCodeTools().names();
 const env = { TOOLS_SECRET: 's3cret' };
 
 /** Parses and returns the thrown error (fails the test when the file is accepted). */
-function problems(text: string, file = 'agents.yaml') {
+function problems(
+  text: string,
+  file = 'agents.yaml',
+  opts: Parameters<typeof parseAgentsFile>[2] = { env, codeToolNames },
+) {
   try {
-    parseAgentsFile(text, file, { env, codeToolNames });
+    parseAgentsFile(text, file, opts);
   } catch (err) {
     const e = err as Error & { code: string; issues: AgentsFileIssue[] };
     expect(e.code).toBe('PA_ERR_CONFIG_INVALID');
@@ -245,14 +249,9 @@ routes:
   });
 
   it('an HMAC secret variable that is not set fails at start-up, not during a call', () => {
-    try {
-      parseAgentsFile(valid, 'agents.yaml', { env: {}, codeToolNames });
-      throw new Error('accepted');
-    } catch (err) {
-      expect((err as Error).message).toBe(
-        'Invalid configuration: agents.yaml:14:16: tools[0].secretEnv: environment variable TOOLS_SECRET is not set',
-      );
-    }
+    expect(problems(valid, 'agents.yaml', { env: {}, codeToolNames }).message).toBe(
+      'Invalid configuration: agents.yaml:14:16: tools[0].secretEnv: environment variable TOOLS_SECRET is not set',
+    );
   });
 
   it('YAML syntax errors and JSON syntax errors have positions too', () => {

@@ -1,8 +1,3 @@
-/**
- * LiveKit webhooks in, call events out: the stand-in posts signed webhooks to the API over real
- * HTTP; the API verifies them (401 otherwise) and sends signed call events to a real receiver.
- */
-import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
@@ -10,20 +5,10 @@ import { signWebhook } from './standin/webhooks.js';
 import { appFor, createOutboundTrunk } from './support/calls.js';
 import { TEST_API_KEY } from './support/config.js';
 import { EVENTS_SECRET, EventReceiver } from './support/event-receiver.js';
+import { freePort } from './support/ports.js';
 
 const auth = { authorization: `Bearer ${TEST_API_KEY}` };
 const agent = { name: 'receptionist' };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 describe('LiveKit webhooks → call events', () => {
   let lk: Standin;

@@ -10,12 +10,11 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentsConfig, loadAgentsFile } from '../src/agents/agents-file.js';
 import { defaultCodeTools } from '../src/agents/code-tools.js';
-import { buildApp } from '../src/api/app.js';
 import type { Config } from '../src/core/config.js';
 import { buildCallContext, type CallContext } from '../src/telephony/call-context.js';
 import { type RouteLog, route } from '../src/telephony/routing.js';
-import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
-import { createOutboundTrunk, TRUNK_NUMBER } from './support/calls.js';
+import { NUMBERS, type Standin } from './standin/index.js';
+import { startCallsApi, TRUNK_NUMBER } from './support/calls.js';
 import { TEST_API_KEY, testConfig } from './support/config.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
@@ -24,36 +23,25 @@ const auth = { authorization: `Bearer ${TEST_API_KEY}` };
 const SUPPORT_NUMBER = '+14155550123';
 const CALLER = '+12125550100';
 
+/** The deployment's own setting, read by the API (dispatches) and by the worker (registers). */
+const DEPLOYMENT = { AGENT_NAME: 'acme-phone-pool' };
+
 let lk: Standin;
 let app: FastifyInstance;
+let close: () => Promise<void>;
 let workerConfig: Config;
 let agents: AgentsConfig;
 
 beforeAll(async () => {
-  lk = await startLiveKitStandin({ answerDelayMs: 20 });
-  const trunkId = await createOutboundTrunk(lk);
-  // One deployment's settings, read by the API and by the worker.
-  const env = {
-    LIVEKIT_URL: lk.url,
-    LIVEKIT_API_KEY: lk.apiKey,
-    LIVEKIT_API_SECRET: lk.apiSecret,
-    AGENT_NAME: 'acme-phone-pool',
-    DEFAULT_OUTBOUND_TRUNK_ID: trunkId,
-    RATE_LIMIT_MAX: '100000',
-  };
-  workerConfig = testConfig(env, 'worker');
-  app = await buildApp({ config: testConfig(env, 'api') });
-  await app.ready();
+  ({ lk, app, close } = await startCallsApi({ answerDelayMs: 20 }, DEPLOYMENT));
+  workerConfig = testConfig(DEPLOYMENT, 'worker');
   agents = loadAgentsFile(resolve(repoRoot, 'config/agents.example.yaml'), {
     env: { TOOLS_SECRET: 'test-secret' },
     codeToolNames: defaultCodeTools().names(),
   });
 });
 
-afterAll(async () => {
-  await app?.close();
-  await lk?.close();
-});
+afterAll(() => close?.());
 
 /** What the worker does at job entry: the job (dispatch) metadata + the SIP participant. */
 function workerSees(room: string, identity: string): CallContext {

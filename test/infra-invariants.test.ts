@@ -15,9 +15,10 @@ import { parseAgentsFile } from '../src/agents/agents-file.js';
 import { agentSettings } from '../src/agents/settings.js';
 import { buildApp } from '../src/api/app.js';
 import { apiSettings } from '../src/api/settings.js';
-import { allSettings, loadConfig } from '../src/core/config.js';
+import { loadConfig, secretSettingNames } from '../src/core/config.js';
 import { coreSettings } from '../src/core/settings.js';
 import { telephonySettings } from '../src/telephony/settings.js';
+import { startWorkerMetrics } from '../src/worker/metrics.js';
 import { workerSettings } from '../src/worker/settings.js';
 import { type K8sObject, podContainers, podSpec, splitImage } from './support/infra/kustomize.js';
 import {
@@ -46,7 +47,7 @@ const secretNames = (fragment: Record<string, { secret?: boolean }>) =>
   Object.entries(fragment)
     .filter(([, s]) => s.secret)
     .map(([n]) => n);
-const allSecretNames = new Set(secretNames(allSettings));
+const allSecretNames = new Set(secretSettingNames);
 /** Secret settings each process reads, by the area fragments it loads. */
 const secretsByContainer = {
   api: [...secretNames(coreSettings), ...secretNames(apiSettings)],
@@ -66,14 +67,13 @@ type Sizing = {
 };
 const sizing = JSON.parse(readFileSync(join(infraDir, 'sizing.json'), 'utf8')) as Sizing;
 
-function apiEnv(objs: K8sObject[]) {
-  const d = find(objs, 'Deployment', API);
-  return resolveEnv(objs, container(d, 'api'), d.metadata.namespace);
+/** The environment of one Deployment's container, as the kubelet would give it. */
+function containerEnv(objs: K8sObject[], deployment: string, name: string) {
+  const d = find(objs, 'Deployment', deployment);
+  return resolveEnv(objs, container(d, name), d.metadata.namespace);
 }
-function workerEnv(objs: K8sObject[]) {
-  const d = find(objs, 'Deployment', WORKER);
-  return resolveEnv(objs, container(d, 'worker'), d.metadata.namespace);
-}
+const apiEnv = (objs: K8sObject[]) => containerEnv(objs, API, 'api');
+const workerEnv = (objs: K8sObject[]) => containerEnv(objs, WORKER, 'worker');
 const workerConfig = (objs: K8sObject[]) =>
   loadConfig({ role: 'worker', env: envForApp(workerEnv(objs)) });
 const apiConfig = (objs: K8sObject[]) => loadConfig({ role: 'api', env: envForApp(apiEnv(objs)) });
@@ -453,21 +453,23 @@ describe('the app serves what the manifests probe', () => {
     }
   });
 
-  it('serves the active-calls gauge the worker autoscaler reads, on the metrics port', () => {
+  it('serves the active-calls gauge the worker autoscaler reads, on the metrics port', async () => {
     const objs = render('prod');
     const c = container(find(objs, 'Deployment', WORKER), 'worker');
-    const config = workerConfig(objs) as Record<string, unknown>;
-    expect(
-      config.WORKER_METRICS_PORT,
-      'a WORKER_METRICS_PORT setting in src/worker/settings.ts',
-    ).toBe(containerPort(c, 'metrics'));
-    const sources = readdirSync(join(repoRoot, 'src/worker'))
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => readFileSync(join(repoRoot, 'src/worker', f), 'utf8'));
-    expect(
-      sources.some((s) => s.includes(ACTIVE_CALLS_METRIC)),
-      `${ACTIVE_CALLS_METRIC} in src/worker`,
-    ).toBe(true);
+    expect(workerConfig(objs).WORKER_METRICS_PORT).toBe(containerPort(c, 'metrics'));
+    // The worker's metrics endpoint, scraped: the series the ScaledObject's query sums.
+    const metrics = await startWorkerMetrics({
+      port: 0,
+      host: '127.0.0.1',
+      activeCalls: () => 3,
+      defaultMetrics: false,
+    });
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${metrics.port}/metrics`)).text();
+      expect(text).toMatch(new RegExp(`^${ACTIVE_CALLS_METRIC} 3$`, 'm'));
+    } finally {
+      await metrics.close();
+    }
   });
 });
 

@@ -4,7 +4,7 @@
  * where a kubectl with kustomize v5 is installed, and must refuse what it does not implement.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -61,7 +61,7 @@ describe('the test renderer', () => {
   let n = 0;
   const kustomization = (files: Record<string, string>): string => {
     const dir = join(tmp, String(n++));
-    execFileSync('mkdir', ['-p', dir]);
+    mkdirSync(dir);
     for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
     return dir;
   };
@@ -177,11 +177,12 @@ configMapGenerator: [{name: settings, literals: [A=b]}]
 });
 
 describe('the schema check', () => {
-  const deployment = () =>
-    structuredClone(render('prod').find((o) => o.kind === 'Deployment')!) as Loose;
+  /** A copy of prod's first object of a kind, to corrupt. */
+  const fromProd = (kind: string) =>
+    structuredClone(render('prod').find((o) => o.kind === kind)!) as Loose;
 
   it('reports unknown fields, wrong types and missing required fields', () => {
-    const d = deployment();
+    const d = fromProd('Deployment');
     d.spec.template.spec.containers[0].livenessProbe.httpget = { path: '/' };
     d.spec.template.spec.containers[0].resources.limits.memory = 512;
     d.spec.replicas = '2';
@@ -195,11 +196,11 @@ describe('the schema check', () => {
   });
 
   it('checks custom resources against their field maps', () => {
-    const so = structuredClone(render('prod').find((o) => o.kind === 'ScaledObject')!) as Loose;
+    const so = fromProd('ScaledObject');
     so.spec.maxReplicas = 3;
     so.spec.triggers[0].metadata.treshold = '5';
     so.spec.triggers[0].metadata.threshold = 6;
-    const sm = structuredClone(render('prod').find((o) => o.kind === 'ServiceMonitor')!) as Loose;
+    const sm = fromProd('ServiceMonitor');
     sm.spec.endpoints[0].interval = '30 seconds';
     expect([...validateObject(so), ...validateObject(sm)].map((i) => i.message)).toEqual([
       'expected a string, got 6',

@@ -13,7 +13,7 @@ import {
   SipClient,
   WebhookReceiver,
 } from 'livekit-server-sdk';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isE164 } from '../src/core/phone.js';
 import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
 
@@ -42,6 +42,17 @@ async function rpc(
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
+
+/** A test with a fresh stand-in and SIP client of its own (trunks and rules start empty). */
+const withStandin = it.extend<{ lk: Standin; sip: SipClient }>({
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from it
+  lk: async ({}, use) => {
+    const lk = await startLiveKitStandin({ answerDelayMs: ANSWER_MS });
+    await use(lk);
+    await lk.close();
+  },
+  sip: async ({ lk }, use) => use(new SipClient(lk.url, lk.apiKey, lk.apiSecret)),
+});
 
 /** Runs `fn`, expecting it to throw; returns the error. */
 async function failure<T = ServerError>(fn: () => Promise<unknown>): Promise<T> {
@@ -243,15 +254,7 @@ describe('SIP unavailable', () => {
 });
 
 describe('SIP trunks and dispatch rules', () => {
-  let lk: Standin;
-  let sip: SipClient;
-  beforeEach(async () => {
-    lk = await startLiveKitStandin({ answerDelayMs: ANSWER_MS });
-    sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
-  });
-  afterEach(() => lk.close());
-
-  it('requires a security setting on inbound trunks', async () => {
+  withStandin('requires a security setting on inbound trunks', async ({ sip }) => {
     const err = await failure(() => sip.createSipInboundTrunk('open', []));
     expect(err).toMatchObject({
       status: 400,
@@ -264,28 +267,31 @@ describe('SIP trunks and dispatch rules', () => {
     ).resolves.toBeTruthy();
   });
 
-  it('refuses inbound trunks sharing a number unless one restricts allowed numbers', async () => {
-    const first = await sip.createSipInboundTrunk('a', ['+14155550199']);
-    const err = await failure(() =>
-      sip.createSipInboundTrunk('b', ['+14155550199', '+14155550198']),
-    );
-    expect(err.message).toBe(
-      `Conflicting inbound SIP Trunks: "<new>" and "${first.sipTrunkId}", using the same number(s) ["+14155550199" "+14155550198"] without AllowedNumbers set`,
-    );
-    expect(err.status).toBe(400);
-    await expect(
-      sip.createSipInboundTrunk('c', ['+14155550199'], { allowedNumbers: ['+14155550111'] }),
-    ).resolves.toMatchObject({ allowedNumbers: ['+14155550111'] });
-    // Two wildcard (number-less) trunks conflict as well.
-    await sip.createSipInboundTrunk('w1', [], { allowedAddresses: ['10.0.0.1'] });
-    await expect(
-      sip.createSipInboundTrunk('w2', [], { allowedAddresses: ['10.0.0.2'] }),
-    ).rejects.toThrow(
-      /Conflicting inbound SIP Trunks: "<new>" and "ST_\w+", using the same number\(s\) <any>/,
-    );
-  });
+  withStandin(
+    'refuses inbound trunks sharing a number unless one restricts allowed numbers',
+    async ({ sip }) => {
+      const first = await sip.createSipInboundTrunk('a', ['+14155550199']);
+      const err = await failure(() =>
+        sip.createSipInboundTrunk('b', ['+14155550199', '+14155550198']),
+      );
+      expect(err.message).toBe(
+        `Conflicting inbound SIP Trunks: "<new>" and "${first.sipTrunkId}", using the same number(s) ["+14155550199" "+14155550198"] without AllowedNumbers set`,
+      );
+      expect(err.status).toBe(400);
+      await expect(
+        sip.createSipInboundTrunk('c', ['+14155550199'], { allowedNumbers: ['+14155550111'] }),
+      ).resolves.toMatchObject({ allowedNumbers: ['+14155550111'] });
+      // Two wildcard (number-less) trunks conflict as well.
+      await sip.createSipInboundTrunk('w1', [], { allowedAddresses: ['10.0.0.1'] });
+      await expect(
+        sip.createSipInboundTrunk('w2', [], { allowedAddresses: ['10.0.0.2'] }),
+      ).rejects.toThrow(
+        /Conflicting inbound SIP Trunks: "<new>" and "ST_\w+", using the same number\(s\) <any>/,
+      );
+    },
+  );
 
-  it('validates outbound trunks', async () => {
+  withStandin('validates outbound trunks', async ({ sip }) => {
     await expect(sip.createSipOutboundTrunk('o', 'sip.example.com', [])).rejects.toThrow(
       'no trunk numbers specified',
     );
@@ -300,7 +306,7 @@ describe('SIP trunks and dispatch rules', () => {
     });
   });
 
-  it('lists with filters, updates and deletes trunks', async () => {
+  withStandin('lists with filters, updates and deletes trunks', async ({ sip }) => {
     const a = await sip.createSipInboundTrunk('a', ['+14155550199']);
     const b = await sip.createSipInboundTrunk('b', ['+14155550198']);
     expect(
@@ -344,58 +350,61 @@ describe('SIP trunks and dispatch rules', () => {
     expect((await sip.listSipInboundTrunk()).map((t) => t.sipTrunkId)).toEqual([b.sipTrunkId]);
   });
 
-  it('requires a rule and refuses duplicate trunk/number/PIN combinations', async () => {
-    const res = await rpc(
-      lk,
-      'SIP/CreateSIPDispatchRule',
-      { name: 'empty' },
-      {
-        'Content-Type': 'application/json',
-        Authorization: `Bearer ${await token(lk, { sip: { admin: true } })}`,
-      },
-    );
-    expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ code: 'invalid_argument', msg: 'missing rule' });
+  withStandin(
+    'requires a rule and refuses duplicate trunk/number/PIN combinations',
+    async ({ lk, sip }) => {
+      const res = await rpc(
+        lk,
+        'SIP/CreateSIPDispatchRule',
+        { name: 'empty' },
+        {
+          'Content-Type': 'application/json',
+          Authorization: `Bearer ${await token(lk, { sip: { admin: true } })}`,
+        },
+      );
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ code: 'invalid_argument', msg: 'missing rule' });
 
-    const trunk = await sip.createSipInboundTrunk('in', ['+14155550199']);
-    const first = await sip.createSipDispatchRule(
-      { type: 'individual', roomPrefix: 'call' },
-      { name: 'main', trunkIds: [trunk.sipTrunkId] },
-    );
-    expect(first.sipDispatchRuleId).toMatch(/^SDR_/);
-    const err = await failure(() =>
-      sip.createSipDispatchRule(
-        { type: 'direct', roomName: 'lobby' },
-        { name: 'dup', trunkIds: [trunk.sipTrunkId] },
-      ),
-    );
-    expect(err).toMatchObject({
-      status: 400,
-      code: 'invalid_argument',
-      message: `Dispatch rule for the same trunk, inbound number, number, and PIN combination already exists in dispatch rule "${first.sipDispatchRuleId}" "main"`,
-    });
-    // A PIN or a wildcard trunk is a different combination.
-    await sip.createSipDispatchRule(
-      { type: 'direct', roomName: 'lobby', pin: '1234' },
-      { trunkIds: [trunk.sipTrunkId] },
-    );
-    await sip.createSipDispatchRule({ type: 'callee', roomPrefix: 'c' }, { name: 'any' });
+      const trunk = await sip.createSipInboundTrunk('in', ['+14155550199']);
+      const first = await sip.createSipDispatchRule(
+        { type: 'individual', roomPrefix: 'call' },
+        { name: 'main', trunkIds: [trunk.sipTrunkId] },
+      );
+      expect(first.sipDispatchRuleId).toMatch(/^SDR_/);
+      const err = await failure(() =>
+        sip.createSipDispatchRule(
+          { type: 'direct', roomName: 'lobby' },
+          { name: 'dup', trunkIds: [trunk.sipTrunkId] },
+        ),
+      );
+      expect(err).toMatchObject({
+        status: 400,
+        code: 'invalid_argument',
+        message: `Dispatch rule for the same trunk, inbound number, number, and PIN combination already exists in dispatch rule "${first.sipDispatchRuleId}" "main"`,
+      });
+      // A PIN or a wildcard trunk is a different combination.
+      await sip.createSipDispatchRule(
+        { type: 'direct', roomName: 'lobby', pin: '1234' },
+        { trunkIds: [trunk.sipTrunkId] },
+      );
+      await sip.createSipDispatchRule({ type: 'callee', roomPrefix: 'c' }, { name: 'any' });
 
-    const renamed = await sip.updateSipDispatchRuleFields(first.sipDispatchRuleId, {
-      name: 'renamed',
-    } as never);
-    expect(renamed.name).toBe('renamed');
-    expect(
-      (await sip.listSipDispatchRule({ dispatchRuleIds: [first.sipDispatchRuleId] })).length,
-    ).toBe(1);
-    await sip.deleteSipDispatchRule(first.sipDispatchRuleId);
-    const missing = await failure(() => sip.deleteSipDispatchRule(first.sipDispatchRuleId));
-    expect(missing).toMatchObject({
-      status: 404,
-      code: 'not_found',
-      message: 'requested sip dispatch rule does not exist',
-    });
-  });
+      const renamed = await sip.updateSipDispatchRuleFields(first.sipDispatchRuleId, {
+        name: 'renamed',
+      } as never);
+      expect(renamed.name).toBe('renamed');
+      expect(
+        (await sip.listSipDispatchRule({ dispatchRuleIds: [first.sipDispatchRuleId] })).length,
+      ).toBe(1);
+      await sip.deleteSipDispatchRule(first.sipDispatchRuleId);
+      const missing = await failure(() => sip.deleteSipDispatchRule(first.sipDispatchRuleId));
+      expect(missing).toMatchObject({
+        status: 404,
+        code: 'not_found',
+        message: 'requested sip dispatch rule does not exist',
+      });
+    },
+  );
 });
 
 describe('outbound calls', () => {
@@ -738,15 +747,7 @@ describe('rooms and agent dispatch', () => {
 });
 
 describe('inbound calls', () => {
-  let lk: Standin;
-  let sip: SipClient;
-  beforeEach(async () => {
-    lk = await startLiveKitStandin({ answerDelayMs: ANSWER_MS });
-    sip = new SipClient(lk.url, lk.apiKey, lk.apiSecret);
-  });
-  afterEach(() => lk.close());
-
-  it('routes by trunk and rule, dispatching the rule agents', async () => {
+  withStandin('routes by trunk and rule, dispatching the rule agents', async ({ lk, sip }) => {
     const trunk = await sip.createSipInboundTrunk('in', ['+14155550199']);
     const rule = await sip.createSipDispatchRule(
       { type: 'individual', roomPrefix: 'call' },
@@ -776,21 +777,24 @@ describe('inbound calls', () => {
     );
   });
 
-  it('prefers the trunk-specific rule, names callee rooms and hides numbers', async () => {
-    const trunk = await sip.createSipInboundTrunk('in', ['+14155550199']);
-    await sip.createSipDispatchRule({ type: 'direct', roomName: 'wildcard' }, {});
-    await sip.createSipDispatchRule(
-      { type: 'callee', roomPrefix: 'line' },
-      { trunkIds: [trunk.sipTrunkId], hidePhoneNumber: true },
-    );
-    const call = await lk.simulateInboundCall({ from: '+14155550111', to: '+14155550199' });
-    expect(call.room).toBe('line_+14155550199');
-    expect(call.identity).toMatch(/^sip_[0-9a-f]{16}$/);
-    const [p] = lk.participants(call.room);
-    expect(p?.attributes).not.toHaveProperty('sip.phoneNumber');
-  });
+  withStandin(
+    'prefers the trunk-specific rule, names callee rooms and hides numbers',
+    async ({ lk, sip }) => {
+      const trunk = await sip.createSipInboundTrunk('in', ['+14155550199']);
+      await sip.createSipDispatchRule({ type: 'direct', roomName: 'wildcard' }, {});
+      await sip.createSipDispatchRule(
+        { type: 'callee', roomPrefix: 'line' },
+        { trunkIds: [trunk.sipTrunkId], hidePhoneNumber: true },
+      );
+      const call = await lk.simulateInboundCall({ from: '+14155550111', to: '+14155550199' });
+      expect(call.room).toBe('line_+14155550199');
+      expect(call.identity).toMatch(/^sip_[0-9a-f]{16}$/);
+      const [p] = lk.participants(call.room);
+      expect(p?.attributes).not.toHaveProperty('sip.phoneNumber');
+    },
+  );
 
-  it('rejects a call no trunk accepts', async () => {
+  withStandin('rejects a call no trunk accepts', async ({ lk, sip }) => {
     await sip.createSipInboundTrunk('in', ['+14155550199']);
     await sip.createSipDispatchRule({ type: 'direct', roomName: 'x' }, {});
     await expect(

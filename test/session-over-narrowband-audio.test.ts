@@ -8,7 +8,12 @@ import { initializeLogger, type VAD } from '@livekit/agents';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadVAD } from '../src/agents/providers.js';
 import { createLogger } from '../src/core/logger.js';
-import { type Scenario, type SimResult, simulateCall } from '../src/sim/call-simulator.js';
+import {
+  type Scenario,
+  type SimResult,
+  type SimTimelineEntry,
+  simulateCall,
+} from '../src/sim/call-simulator.js';
 import { readWav } from '../src/sim/wav.js';
 import { loadNoiseSuppression } from '../src/telephony/noise/index.js';
 import { testConfig } from './support/config.js';
@@ -47,23 +52,29 @@ describe('session over narrowband audio (custom I/O, Silero VAD at 8 kHz)', () =
     });
   }, 90_000);
 
+  /** The scenario's one caller line, as played. */
+  function callerLine(): Extract<SimTimelineEntry, { type: 'caller-line' }> {
+    const line = result.timeline.find((e) => e.type === 'caller-line');
+    if (line?.type !== 'caller-line') throw new Error('the caller line never played');
+    return line;
+  }
+
   it('the input really is 8 kHz phone audio', () => {
     expect(readWav(clip).sampleRate).toBe(8000);
   });
 
   it("Silero VAD detects the caller's speech when the clip plays, not before", () => {
-    const line = result.timeline.find((e) => e.type === 'caller-line');
-    expect(line).toBeDefined();
+    const line = callerLine();
     const starts = result.timeline.filter((e) => e.type === 'user-speech-start');
     // Nothing but line noise before the caller speaks: no speech detected.
-    expect(starts.filter((e) => e.t < line!.t - 100)).toEqual([]);
-    const detected = starts.find((e) => e.t >= line!.t - 100);
+    expect(starts.filter((e) => e.t < line.t - 100)).toEqual([]);
+    const detected = starts.find((e) => e.t >= line.t - 100);
     expect(detected).toBeDefined();
     // VAD needs ~minSpeechDuration plus inference time; well under half a second.
-    expect(detected!.t - line!.t).toBeLessThan(600);
+    expect(detected!.t - line.t).toBeLessThan(600);
     const end = result.timeline.find((e) => e.type === 'user-speech-end' && e.t > detected!.t);
     expect(end).toBeDefined();
-    if (line?.type === 'caller-line') expect(end!.t).toBeGreaterThan(line.endT);
+    expect(end!.t).toBeGreaterThan(line.endT);
   });
 
   it('the agent answers the turn, with the turn latency measured', () => {
@@ -80,8 +91,7 @@ describe('session over narrowband audio (custom I/O, Silero VAD at 8 kHz)', () =
 
   it('the agent audio is on the recording, after the caller spoke', () => {
     const { agent, caller } = result.recording;
-    const line = result.timeline.find((e) => e.type === 'caller-line');
-    const at = Math.round(((line?.type === 'caller-line' ? line.endT : 0) * 8000) / 1000);
+    const at = Math.round((callerLine().endT * 8000) / 1000);
     const energy = (x: Int16Array) =>
       x.reduce((s, v) => s + Math.abs(v), 0) / Math.max(1, x.length);
     expect(energy(agent.subarray(at))).toBeGreaterThan(100);

@@ -12,6 +12,7 @@ import {
   type SIPDispatchRuleInfo,
   SIPHeaderOptions,
   type SIPInboundTrunkInfo,
+  type SIPOutboundTrunkInfo,
   SIPParticipantInfo,
   SIPTransferStatus,
   type TransferSIPParticipantRequest,
@@ -27,7 +28,7 @@ import {
 } from './dialing.js';
 import { newId } from './ids.js';
 import type { Rooms } from './rooms.js';
-import { normalizeNumber, rulePin, type SipStore, validateOutboundConfig } from './sip.js';
+import { rulePin, type SipStore, sameNumber, validateOutboundConfig } from './sip.js';
 import { rpcError, type TwirpError, twirpError } from './twirp.js';
 
 export type CallStatus = 'dialing' | 'ringing' | 'automation' | 'active' | 'hangup';
@@ -116,9 +117,7 @@ export class Calls {
       );
     }
     if (req.roomName === '') throw twirpError('invalid_argument', 'missing room name');
-    let trunk = undefined as
-      | (typeof this.store.outboundTrunks extends Map<string, infer T> ? T : never)
-      | undefined;
+    let trunk: SIPOutboundTrunkInfo | undefined;
     if (req.sipTrunkId !== '') {
       trunk = this.store.outboundTrunks.get(req.sipTrunkId);
       if (!trunk) throw twirpError('not_found', 'requested sip trunk does not exist');
@@ -527,14 +526,11 @@ function matchTrunk(
   let selected: SIPInboundTrunkInfo | undefined;
   const defaults: SIPInboundTrunkInfo[] = [];
   for (const t of trunks) {
-    if (
-      t.allowedNumbers.length > 0 &&
-      !t.allowedNumbers.some((a) => a === from || normalizeNumber(a) === normalizeNumber(from))
-    ) {
+    if (t.allowedNumbers.length > 0 && !t.allowedNumbers.some((a) => sameNumber(a, from))) {
       continue;
     }
     if (t.numbers.length === 0) defaults.push(t);
-    else if (t.numbers.some((n) => n === to || normalizeNumber(n) === normalizeNumber(to))) {
+    else if (t.numbers.some((n) => sameNumber(n, to))) {
       if (selected) throw new Error(`Multiple SIP Trunks matched for ${JSON.stringify(to)}`);
       selected = t;
     }
@@ -572,12 +568,7 @@ function matchRule(
   const wildcard: SIPDispatchRuleInfo[] = [];
   for (const r of rules) {
     if (r.inboundNumbers.length > 0 && !r.inboundNumbers.includes(from)) continue;
-    if (
-      r.numbers.length > 0 &&
-      !r.numbers.some((n) => normalizeNumber(n) === normalizeNumber(to))
-    ) {
-      continue;
-    }
+    if (r.numbers.length > 0 && !r.numbers.some((n) => sameNumber(n, to))) continue;
     const { pin } = rulePin(r);
     if (sentPin !== undefined && sentPin !== '') {
       if (pin === '' || pin !== sentPin) continue;

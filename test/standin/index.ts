@@ -51,6 +51,7 @@
  *   Errors that crossed LiveKit's internal RPC carry its "twirp error unknown: " prefix.
  */
 import type { AddressInfo } from 'node:net';
+import type { Message, MessageType } from '@bufbuild/protobuf';
 import {
   CreateAgentDispatchRequest,
   CreateRoomRequest,
@@ -101,6 +102,7 @@ import { RoomService, type SentData } from './room-service.js';
 import { type RoomEvent, type RoomRecord, Rooms } from './rooms.js';
 import {
   createHttpServer,
+  type MethodContext,
   type MethodSpec,
   type RecordedRequest,
   type ServiceTable,
@@ -184,6 +186,16 @@ export interface Standin {
   close(): Promise<void>;
 }
 
+type Answer = Message | Promise<Message>;
+
+/** A method whose handler gets its own request type (`MethodSpec` erases it for the table). */
+function method<R extends Message<R>>(
+  req: MessageType<R>,
+  handle: (r: R, ctx: MethodContext) => Answer,
+): MethodSpec {
+  return { req, handle };
+}
+
 export async function startLiveKitStandin(options: StandinOptions = {}): Promise<Standin> {
   const opts = { ...defaults, ...options };
   const rooms = new Rooms({
@@ -211,164 +223,102 @@ export async function startLiveKitStandin(options: StandinOptions = {}): Promise
     if (!opts.sipAvailable) throw rpcError('internal', 'sip not connected (redis required)');
   };
   /** A SIP admin RPC: grant, then SIP availability, then the handler. */
-  const admin = <R>(
-    req: MethodSpec['req'],
-    fn: (r: R) => ReturnType<MethodSpec['handle']>,
-  ): MethodSpec => ({
-    req,
-    handle: (r: R, { grants }) => {
+  const admin = <R extends Message<R>>(req: MessageType<R>, fn: (r: R) => Answer): MethodSpec =>
+    method(req, (r, { grants }) => {
       ensureSipAdmin(grants);
       sipAvailable();
       return fn(r);
-    },
-  });
-  const roomAdmin = <R extends { room: string }>(
-    req: MethodSpec['req'],
-    fn: (r: R) => ReturnType<MethodSpec['handle']>,
-  ): MethodSpec => ({
-    req,
-    handle: (r: R, { grants }) => {
+    });
+  /** A RoomService/AgentDispatch RPC on one room: roomAdmin for that room, then the handler. */
+  const roomAdmin = <R extends Message<R> & { room: string }>(
+    req: MessageType<R>,
+    fn: (r: R) => Answer,
+  ): MethodSpec =>
+    method(req, (r, { grants }) => {
       ensureRoomAdmin(grants, r.room);
       return fn(r);
-    },
-  });
-  const moveOrForward = (req: MethodSpec['req']): MethodSpec => ({
-    req,
-    handle: (r: MoveParticipantRequest, { grants }) => {
+    });
+  const moveOrForward = <R extends Message<R> & { room: string; destinationRoom: string }>(
+    req: MessageType<R>,
+  ): MethodSpec =>
+    method(req, (r, { grants }) => {
       ensureDestinationRoom(grants, r.room, r.destinationRoom);
       return roomService.moveOrForward(r);
-    },
-  });
+    });
 
   const services: ServiceTable = {
     SIP: {
-      CreateSIPInboundTrunk: admin(
-        CreateSIPInboundTrunkRequest,
-        (r: CreateSIPInboundTrunkRequest) => sip.createInboundTrunk(r),
+      CreateSIPInboundTrunk: admin(CreateSIPInboundTrunkRequest, (r) => sip.createInboundTrunk(r)),
+      CreateSIPOutboundTrunk: admin(CreateSIPOutboundTrunkRequest, (r) =>
+        sip.createOutboundTrunk(r),
       ),
-      CreateSIPOutboundTrunk: admin(
-        CreateSIPOutboundTrunkRequest,
-        (r: CreateSIPOutboundTrunkRequest) => sip.createOutboundTrunk(r),
+      UpdateSIPInboundTrunk: admin(UpdateSIPInboundTrunkRequest, (r) => sip.updateInboundTrunk(r)),
+      UpdateSIPOutboundTrunk: admin(UpdateSIPOutboundTrunkRequest, (r) =>
+        sip.updateOutboundTrunk(r),
       ),
-      UpdateSIPInboundTrunk: admin(
-        UpdateSIPInboundTrunkRequest,
-        (r: UpdateSIPInboundTrunkRequest) => sip.updateInboundTrunk(r),
-      ),
-      UpdateSIPOutboundTrunk: admin(
-        UpdateSIPOutboundTrunkRequest,
-        (r: UpdateSIPOutboundTrunkRequest) => sip.updateOutboundTrunk(r),
-      ),
-      GetSIPInboundTrunk: admin(GetSIPInboundTrunkRequest, (r: GetSIPInboundTrunkRequest) =>
-        sip.getInboundTrunk(r),
-      ),
-      GetSIPOutboundTrunk: admin(GetSIPOutboundTrunkRequest, (r: GetSIPOutboundTrunkRequest) =>
-        sip.getOutboundTrunk(r),
-      ),
+      GetSIPInboundTrunk: admin(GetSIPInboundTrunkRequest, (r) => sip.getInboundTrunk(r)),
+      GetSIPOutboundTrunk: admin(GetSIPOutboundTrunkRequest, (r) => sip.getOutboundTrunk(r)),
       ListSIPTrunk: admin(ListSIPTrunkRequest, () => sip.listTrunks()),
-      ListSIPInboundTrunk: admin(ListSIPInboundTrunkRequest, (r: ListSIPInboundTrunkRequest) =>
-        sip.listInboundTrunks(r),
-      ),
-      ListSIPOutboundTrunk: admin(ListSIPOutboundTrunkRequest, (r: ListSIPOutboundTrunkRequest) =>
-        sip.listOutboundTrunks(r),
-      ),
-      DeleteSIPTrunk: admin(DeleteSIPTrunkRequest, (r: DeleteSIPTrunkRequest) =>
-        sip.deleteTrunk(r),
-      ),
-      CreateSIPDispatchRule: admin(
-        CreateSIPDispatchRuleRequest,
-        (r: CreateSIPDispatchRuleRequest) => sip.createDispatchRule(r),
-      ),
-      UpdateSIPDispatchRule: admin(
-        UpdateSIPDispatchRuleRequest,
-        (r: UpdateSIPDispatchRuleRequest) => sip.updateDispatchRule(r),
-      ),
-      ListSIPDispatchRule: admin(ListSIPDispatchRuleRequest, (r: ListSIPDispatchRuleRequest) =>
-        sip.listDispatchRules(r),
-      ),
-      DeleteSIPDispatchRule: admin(
-        DeleteSIPDispatchRuleRequest,
-        (r: DeleteSIPDispatchRuleRequest) => sip.deleteDispatchRule(r),
-      ),
-      CreateSIPParticipant: {
-        req: CreateSIPParticipantRequest,
-        handle: (r: CreateSIPParticipantRequest, { grants, signal }) => {
-          ensureSipCall(grants);
-          sipAvailable();
-          return calls.dial(r, signal);
-        },
-      },
-      TransferSIPParticipant: {
-        req: TransferSIPParticipantRequest,
-        handle: (r: TransferSIPParticipantRequest, { grants }) => {
-          // livekit-server checks these two before the grants.
-          if (r.roomName === '') throw rpcError('invalid_argument', 'Missing room name');
-          if (r.participantIdentity === '') {
-            throw rpcError('invalid_argument', 'Missing participant identity');
-          }
-          ensureSipCall(grants);
-          ensureRoomAdmin(grants, r.roomName);
-          sipAvailable();
-          return calls.transfer(r);
-        },
-      },
+      ListSIPInboundTrunk: admin(ListSIPInboundTrunkRequest, (r) => sip.listInboundTrunks(r)),
+      ListSIPOutboundTrunk: admin(ListSIPOutboundTrunkRequest, (r) => sip.listOutboundTrunks(r)),
+      DeleteSIPTrunk: admin(DeleteSIPTrunkRequest, (r) => sip.deleteTrunk(r)),
+      CreateSIPDispatchRule: admin(CreateSIPDispatchRuleRequest, (r) => sip.createDispatchRule(r)),
+      UpdateSIPDispatchRule: admin(UpdateSIPDispatchRuleRequest, (r) => sip.updateDispatchRule(r)),
+      ListSIPDispatchRule: admin(ListSIPDispatchRuleRequest, (r) => sip.listDispatchRules(r)),
+      DeleteSIPDispatchRule: admin(DeleteSIPDispatchRuleRequest, (r) => sip.deleteDispatchRule(r)),
+      CreateSIPParticipant: method(CreateSIPParticipantRequest, (r, { grants, signal }) => {
+        ensureSipCall(grants);
+        sipAvailable();
+        return calls.dial(r, signal);
+      }),
+      TransferSIPParticipant: method(TransferSIPParticipantRequest, (r, { grants }) => {
+        // livekit-server checks these two before the grants.
+        if (r.roomName === '') throw rpcError('invalid_argument', 'Missing room name');
+        if (r.participantIdentity === '') {
+          throw rpcError('invalid_argument', 'Missing participant identity');
+        }
+        ensureSipCall(grants);
+        ensureRoomAdmin(grants, r.roomName);
+        sipAvailable();
+        return calls.transfer(r);
+      }),
     },
     RoomService: {
-      CreateRoom: {
-        req: CreateRoomRequest,
-        handle: (r: CreateRoomRequest, { grants }) => {
-          ensureRoomCreate(grants);
-          return roomService.createRoom(r);
-        },
-      },
-      ListRooms: {
-        req: ListRoomsRequest,
-        handle: (r: ListRoomsRequest, { grants }) => {
-          ensureRoomList(grants);
-          return roomService.listRooms(r);
-        },
-      },
-      DeleteRoom: {
-        req: DeleteRoomRequest,
-        handle: (r: DeleteRoomRequest, { grants }) => {
-          ensureRoomCreate(grants);
-          return roomService.deleteRoom(r);
-        },
-      },
-      ListParticipants: roomAdmin(ListParticipantsRequest, (r: ListParticipantsRequest) =>
-        roomService.listParticipants(r),
-      ),
-      GetParticipant: roomAdmin(RoomParticipantIdentity, (r: RoomParticipantIdentity) =>
-        roomService.getParticipant(r),
-      ),
-      RemoveParticipant: roomAdmin(RoomParticipantIdentity, (r: RoomParticipantIdentity) =>
+      CreateRoom: method(CreateRoomRequest, (r, { grants }) => {
+        ensureRoomCreate(grants);
+        return roomService.createRoom(r);
+      }),
+      ListRooms: method(ListRoomsRequest, (r, { grants }) => {
+        ensureRoomList(grants);
+        return roomService.listRooms(r);
+      }),
+      DeleteRoom: method(DeleteRoomRequest, (r, { grants }) => {
+        ensureRoomCreate(grants);
+        return roomService.deleteRoom(r);
+      }),
+      ListParticipants: roomAdmin(ListParticipantsRequest, (r) => roomService.listParticipants(r)),
+      GetParticipant: roomAdmin(RoomParticipantIdentity, (r) => roomService.getParticipant(r)),
+      RemoveParticipant: roomAdmin(RoomParticipantIdentity, (r) =>
         roomService.removeParticipant(r),
       ),
-      UpdateParticipant: roomAdmin(UpdateParticipantRequest, (r: UpdateParticipantRequest) =>
+      UpdateParticipant: roomAdmin(UpdateParticipantRequest, (r) =>
         roomService.updateParticipant(r),
       ),
-      UpdateSubscriptions: roomAdmin(UpdateSubscriptionsRequest, (r: UpdateSubscriptionsRequest) =>
+      UpdateSubscriptions: roomAdmin(UpdateSubscriptionsRequest, (r) =>
         roomService.updateSubscriptions(r),
       ),
-      SendData: roomAdmin(SendDataRequest, (r: SendDataRequest) => roomService.sendData(r)),
-      UpdateRoomMetadata: roomAdmin(UpdateRoomMetadataRequest, (r: UpdateRoomMetadataRequest) =>
+      SendData: roomAdmin(SendDataRequest, (r) => roomService.sendData(r)),
+      UpdateRoomMetadata: roomAdmin(UpdateRoomMetadataRequest, (r) =>
         roomService.updateRoomMetadata(r),
       ),
-      MutePublishedTrack: roomAdmin(MuteRoomTrackRequest, (r: MuteRoomTrackRequest) =>
-        roomService.mutePublishedTrack(r),
-      ),
+      MutePublishedTrack: roomAdmin(MuteRoomTrackRequest, (r) => roomService.mutePublishedTrack(r)),
       MoveParticipant: moveOrForward(MoveParticipantRequest),
       ForwardParticipant: moveOrForward(ForwardParticipantRequest),
     },
     AgentDispatchService: {
-      CreateDispatch: roomAdmin(CreateAgentDispatchRequest, (r: CreateAgentDispatchRequest) =>
-        roomService.createDispatch(r),
-      ),
-      ListDispatch: roomAdmin(ListAgentDispatchRequest, (r: ListAgentDispatchRequest) =>
-        roomService.listDispatch(r),
-      ),
-      DeleteDispatch: roomAdmin(DeleteAgentDispatchRequest, (r: DeleteAgentDispatchRequest) =>
-        roomService.deleteDispatch(r),
-      ),
+      CreateDispatch: roomAdmin(CreateAgentDispatchRequest, (r) => roomService.createDispatch(r)),
+      ListDispatch: roomAdmin(ListAgentDispatchRequest, (r) => roomService.listDispatch(r)),
+      DeleteDispatch: roomAdmin(DeleteAgentDispatchRequest, (r) => roomService.deleteDispatch(r)),
     },
   };
 

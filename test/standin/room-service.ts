@@ -10,14 +10,12 @@ import {
   type DeleteRoomRequest,
   DeleteRoomResponse,
   DisconnectReason,
-  type ForwardParticipantRequest,
   type ListAgentDispatchRequest,
   ListAgentDispatchResponse,
   type ListParticipantsRequest,
   ListParticipantsResponse,
   type ListRoomsRequest,
   ListRoomsResponse,
-  type MoveParticipantRequest,
   type MuteRoomTrackRequest,
   type ParticipantInfo,
   RemoveParticipantResponse,
@@ -141,7 +139,7 @@ export class RoomService {
   }
 
   /** Move/Forward are LiveKit Cloud features; self-hosted servers do not implement them. */
-  moveOrForward(req: MoveParticipantRequest | ForwardParticipantRequest): never {
+  moveOrForward(req: { room: string; destinationRoom: string }): never {
     if (req.room === req.destinationRoom) {
       throw twirpError('invalid_argument', 'destination room cannot be the same as source room');
     }

@@ -51,6 +51,9 @@ export function normalizeNumber(num: string): string {
   return n.startsWith('+') ? n : `+${n}`;
 }
 
+/** The same number once normalized (LiveKit compares trunk and rule numbers this way). */
+export const sameNumber = (a: string, b: string) => normalizeNumber(a) === normalizeNumber(b);
+
 /** Go's %q for a string and a []string. */
 const q = (s: string) => JSON.stringify(s);
 const qList = (list: string[]) => `[${list.map(q).join(' ')}]`;
@@ -189,8 +192,7 @@ function page<T>(items: T[], id: (t: T) => string, p?: { afterId: string; limit:
 const trunkId = (t: { sipTrunkId: string }) => t.sipTrunkId;
 const ruleId = (r: SIPDispatchRuleInfo) => r.sipDispatchRuleId;
 
-const anyShared = (a: string[], b: string[]) =>
-  a.some((x) => b.some((y) => x === y || normalizeNumber(x) === normalizeNumber(y)));
+const anyShared = (a: string[], b: string[]) => a.some((x) => b.some((y) => sameNumber(x, y)));
 
 function filterInbound(
   list: SIPInboundTrunkInfo[],
@@ -233,19 +235,26 @@ function filterRules(
 export class SipService {
   constructor(readonly store: SipStore) {}
 
+  /** The inbound trunks a trunk with `numbers` could conflict with, as the store lists them. */
+  private inboundSharing(numbers: string[]): SIPInboundTrunkInfo[] {
+    const all = [...this.store.inboundTrunks.values()];
+    return page(filterInbound(all, { trunkIds: [], numbers }), trunkId);
+  }
+
+  /** The dispatch rules a rule on `trunkIds` could conflict with, as the store lists them. */
+  private rulesOn(trunkIds: string[]): SIPDispatchRuleInfo[] {
+    return page(
+      filterRules([...this.store.rules.values()], { dispatchRuleIds: [], trunkIds }),
+      ruleId,
+    );
+  }
+
   createInboundTrunk(req: CreateSIPInboundTrunkRequest): SIPInboundTrunkInfo {
     const info = req.trunk;
     if (!info) throw invalid('missing trunk');
     if (info.sipTrunkId !== '') throw invalid('trunk id must not be set');
     validateInboundTrunk(info);
-    const existing = page(
-      filterInbound([...this.store.inboundTrunks.values()], {
-        trunkIds: [],
-        numbers: info.numbers,
-      }),
-      trunkId,
-    );
-    validateTrunks([...existing, info]);
+    validateTrunks([...this.inboundSharing(info.numbers), info]);
     info.sipTrunkId = newId('ST_');
     this.store.inboundTrunks.set(info.sipTrunkId, info);
     return info;
@@ -298,13 +307,9 @@ export class SipService {
       if (u.media !== undefined) next.media = u.media;
       validateInboundTrunk(next);
     }
-    const others = page(
-      filterInbound([...this.store.inboundTrunks.values()], {
-        trunkIds: [],
-        numbers: next.numbers,
-      }),
-      trunkId,
-    ).map((t) => (t.sipTrunkId === next.sipTrunkId ? next : t));
+    const others = this.inboundSharing(next.numbers).map((t) =>
+      t.sipTrunkId === next.sipTrunkId ? next : t,
+    );
     validateTrunks(others);
     this.store.inboundTrunks.set(next.sipTrunkId, next);
     return next;
@@ -436,11 +441,7 @@ export class SipService {
       });
     }
     if (!info.rule) throw invalid('missing rule');
-    const existing = page(
-      filterRules([...this.store.rules.values()], { dispatchRuleIds: [], trunkIds: info.trunkIds }),
-      ruleId,
-    );
-    validateRules([...existing, info]);
+    validateRules([...this.rulesOn(info.trunkIds), info]);
     info.sipDispatchRuleId = newId('SDR_');
     this.store.rules.set(info.sipDispatchRuleId, info);
     return info;
@@ -481,10 +482,9 @@ export class SipService {
       // Go returns this one as a plain error (unknown 500), not invalid_argument.
       if (!next.rule) throw new TwirpError('unknown', 'missing rule');
     }
-    const others = page(
-      filterRules([...this.store.rules.values()], { dispatchRuleIds: [], trunkIds: next.trunkIds }),
-      ruleId,
-    ).map((r) => (r.sipDispatchRuleId === next.sipDispatchRuleId ? next : r));
+    const others = this.rulesOn(next.trunkIds).map((r) =>
+      r.sipDispatchRuleId === next.sipDispatchRuleId ? next : r,
+    );
     validateRules(others);
     this.store.rules.set(next.sipDispatchRuleId, next);
     return next;

@@ -32,10 +32,7 @@ export async function signWebhook(
   apiKey: string,
   apiSecret: string,
 ): Promise<SignedWebhook> {
-  const body =
-    event instanceof WebhookEvent || isMessage(event)
-      ? event.toJsonString()
-      : JSON.stringify(event);
+  const body = isMessage(event) ? event.toJsonString() : JSON.stringify(event);
   const sha256 = createHash('sha256').update(body).digest('base64');
   const now = Math.floor(Date.now() / 1000);
   const authorization = await new SignJWT({ sha256 })

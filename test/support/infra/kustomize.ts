@@ -191,7 +191,7 @@ function build(dir: string): Resource[] {
   }
   const globalNoHash = isObject(opts) && opts.disableNameSuffixHash === true;
   for (const gen of list(k.configMapGenerator, file, 'configMapGenerator')) {
-    generateConfigMap(gen, dir, file, globalNoHash, out, k.namespace);
+    generateConfigMap(gen, dir, file, globalNoHash, out);
   }
 
   for (const patch of list(k.patches, file, 'patches')) applyPatch(patch, dir, file, out);
@@ -238,7 +238,6 @@ function generateConfigMap(
   file: string,
   globalNoHash: boolean,
   out: Resource[],
-  namespace: Json | undefined,
 ): void {
   if (!isObject(gen) || typeof gen.name !== 'string') fail(file, 'configMapGenerator needs a name');
   const where = `${file} configMapGenerator ${gen.name}`;
@@ -299,7 +298,6 @@ function generateConfigMap(
     return;
   }
   if (behavior !== 'merge' && behavior !== 'replace') fail(where, `behavior ${String(behavior)}`);
-  void namespace;
   const existing = out.filter(
     (r) => r.obj.kind === 'ConfigMap' && r.obj.metadata.name === gen.name,
   );
@@ -308,9 +306,7 @@ function generateConfigMap(
   const target = existing[0]!;
   const old = (target.obj.data ?? {}) as Record<string, string>;
   target.obj.data = behavior === 'merge' ? { ...old, ...data } : data;
-  if (options !== undefined && isObject(options) && options.disableNameSuffixHash !== undefined) {
-    target.hashSuffix = options.disableNameSuffixHash !== true;
-  }
+  if (isObject(options) && options.disableNameSuffixHash !== undefined) target.hashSuffix = !noHash;
 }
 
 function applyPatch(entry: Json, dir: string, file: string, out: Resource[]): void {

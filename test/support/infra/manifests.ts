@@ -67,9 +67,10 @@ export function resolveEnv(objs: K8sObject[], c: Obj, namespace?: string): Resol
     const ref = from.configMapRef as Obj | undefined;
     if (!ref)
       throw new Error('only envFrom.configMapRef is used here (secrets go by secretKeyRef)');
+    const prefix = (from.prefix as string | undefined) ?? '';
     for (const [k, v] of Object.entries(configMap(String(ref.name)))) {
-      out.values[`${(from.prefix as string | undefined) ?? ''}${k}`] = v;
-      out.source[k] = 'configMap';
+      out.values[`${prefix}${k}`] = v;
+      out.source[`${prefix}${k}`] = 'configMap';
     }
   }
   // `env` wins over `envFrom`, as in the kubelet.
