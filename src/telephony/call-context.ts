@@ -98,7 +98,7 @@ const HIDDEN_VALUES = new Set([
 
 export function buildCallContext(input: CallContextInput): CallContext {
   const attrs = input.attributes ?? {};
-  const job = parseObject(input.jobMetadata);
+  const job = parseJobMetadata(input.jobMetadata);
   const metadata = isPlainObject(job.metadata) ? job.metadata : {};
   const direction = detectDirection(attrs, job);
   const region = input.defaultRegion as CountryCode | undefined;
@@ -171,7 +171,8 @@ function agentNameOf(agent: unknown): string | undefined {
   return typeof name === 'string' && name.trim() ? name.trim() : undefined;
 }
 
-function parseObject(raw: string | undefined): Record<string, unknown> {
+/** The job metadata's JSON object; {} when it is empty, not JSON or not an object. */
+export function parseJobMetadata(raw: string | undefined): Record<string, unknown> {
   if (!raw?.trim()) return {};
   try {
     const parsed: unknown = JSON.parse(raw);

@@ -17,7 +17,7 @@
 import { voice } from '@livekit/agents';
 import type { AgentsConfig } from '../agents/agents-file.js';
 import type { Logger } from '../core/logger.js';
-import { buildCallContext, type CallContext } from '../telephony/call-context.js';
+import { buildCallContext, type CallContext, parseJobMetadata } from '../telephony/call-context.js';
 import type { CallControl, CallMedia } from '../telephony/call-control.js';
 import type { NoiseSuppression } from '../telephony/noise/index.js';
 import { route } from '../telephony/routing.js';
@@ -138,7 +138,7 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
   const limits: CallLimits = { ...defaultCallLimits, ...opts.limits };
   const callId = transport.callId;
   const log = opts.log.child({ callId });
-  const jobMeta = parseJobMetadata(transport.jobMetadata);
+  const jobMeta = jobMetaOf(transport.jobMetadata);
   const stop = new AbortController();
 
   // 1. The phone participant.
@@ -322,22 +322,16 @@ interface JobMeta {
   ringingTimeoutS?: number;
 }
 
-function parseJobMetadata(raw: string): JobMeta {
-  try {
-    const v: unknown = raw.trim() ? JSON.parse(raw) : {};
-    if (!v || typeof v !== 'object' || Array.isArray(v)) return {};
-    const o = v as Record<string, unknown>;
-    return {
-      ...(typeof o.direction === 'string' ? { direction: o.direction } : {}),
-      ...(typeof o.sipParticipantIdentity === 'string' && o.sipParticipantIdentity
-        ? { sipParticipantIdentity: o.sipParticipantIdentity }
-        : {}),
-      ...(typeof o.maxDurationS === 'number' ? { maxDurationS: o.maxDurationS } : {}),
-      ...(typeof o.ringingTimeoutS === 'number' ? { ringingTimeoutS: o.ringingTimeoutS } : {}),
-    };
-  } catch {
-    return {};
-  }
+function jobMetaOf(raw: string): JobMeta {
+  const o = parseJobMetadata(raw);
+  return {
+    ...(typeof o.direction === 'string' ? { direction: o.direction } : {}),
+    ...(typeof o.sipParticipantIdentity === 'string' && o.sipParticipantIdentity
+      ? { sipParticipantIdentity: o.sipParticipantIdentity }
+      : {}),
+    ...(typeof o.maxDurationS === 'number' ? { maxDurationS: o.maxDurationS } : {}),
+    ...(typeof o.ringingTimeoutS === 'number' ? { ringingTimeoutS: o.ringingTimeoutS } : {}),
+  };
 }
 
 function positive(n: number | undefined): n is number {

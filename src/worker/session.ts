@@ -30,6 +30,7 @@ import { type CallEnding, installCallEnding } from '../telephony/call-ending/ins
 import { type DtmfRouter, installDtmf } from '../telephony/dtmf/router.js';
 import {
   attachInterruptionPolicy,
+  type DecisionRecord,
   interruptionSpeechFilter,
   type SoftAckOptions,
   withInterruptionOptions,
@@ -286,10 +287,7 @@ function currentMenu(spec: () => AgentSpec | undefined): Readonly<Record<string,
 }
 
 /** A backchannel the policy kept the agent talking over counts once, on its final transcript. */
-function noteDecision(
-  metrics: CallMetrics,
-  r: Parameters<NonNullable<Parameters<typeof attachInterruptionPolicy>[2]>['onDecision'] & {}>[0],
-): void {
+function noteDecision(metrics: CallMetrics, r: DecisionRecord): void {
   if (r.final && r.overAgent && r.decision === 'ignore' && r.reason === 'backchannel') {
     metrics.noteBackchannelIgnored(r.text, r.at);
   }

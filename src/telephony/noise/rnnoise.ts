@@ -41,6 +41,8 @@ function createRnnoiseSuppressor(module: RnnoiseModule, sampleRate: number): Noi
     : undefined;
   const wide = new SampleQueue();
   const block = new Int16Array(frameSize);
+  // The resampler copies a frame's samples when pushed, so one frame over `block` serves all.
+  const blockFrame = new AudioFrame(block, RNNOISE_RATE, 1, frameSize);
   const output = new SampleQueue();
   let closed = false;
 
@@ -61,17 +63,19 @@ function createRnnoiseSuppressor(module: RnnoiseModule, sampleRate: number): Noi
     backend: 'rnnoise',
     sampleRate,
     process(frame) {
-      const wideFrames = up
-        ? up.push(new AudioFrame(frame.slice(), sampleRate, 1, frame.length)).map((f) => f.data)
-        : [frame];
-      for (const data of wideFrames) wide.push(data);
+      if (up) {
+        // A copy: the FFI reads a frame from the start of its buffer, and `frame` may be a view.
+        for (const f of up.push(new AudioFrame(frame.slice(), sampleRate, 1, frame.length))) {
+          wide.push(f.data);
+        }
+      } else {
+        wide.push(frame);
+      }
       while (wide.length >= frameSize) {
         wide.shiftInto(frameSize, block);
         denoiseBlock();
         if (down) {
-          for (const f of down.push(new AudioFrame(block.slice(), RNNOISE_RATE, 1, frameSize))) {
-            output.push(f.data);
-          }
+          for (const f of down.push(blockFrame)) output.push(f.data);
         } else {
           output.push(block);
         }

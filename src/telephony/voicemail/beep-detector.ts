@@ -43,6 +43,10 @@ export class BeepDetector {
   private sampleRate = 0;
   private frameLen = 0;
   private buf = new Float64Array(0);
+  /** The coarse scan's frequencies and their Goertzel coefficients, per sample rate. */
+  private coarseFreqs: number[] = [];
+  private coarseCoeffs = new Float64Array(0);
+  private coarsePowers = new Float64Array(0);
   private fill = 0;
   private samplesSeen = 0;
   private tone: { freq: number; startMs: number; frames: number } | undefined;
@@ -75,6 +79,10 @@ export class BeepDetector {
     this.sampleRate = sampleRate;
     this.frameLen = Math.round((sampleRate * this.o.frameMs) / 1000);
     this.buf = new Float64Array(this.frameLen);
+    this.coarseFreqs = [];
+    for (let f = this.o.minFreqHz; f <= this.o.maxFreqHz; f += 20) this.coarseFreqs.push(f);
+    this.coarseCoeffs = Float64Array.from(this.coarseFreqs, (f) => coefficient(f, sampleRate));
+    this.coarsePowers = new Float64Array(this.coarseFreqs.length);
     this.fill = 0;
     this.tone = undefined;
   }
@@ -91,13 +99,20 @@ export class BeepDetector {
     if (rms > 0 && 20 * Math.log10(rms) >= this.o.minLevelDbfs) {
       let best = this.o.minFreqHz;
       let bestPower = -1;
-      for (let f = this.o.minFreqHz; f <= this.o.maxFreqHz; f += 20) {
-        const p = goertzel(x, n, f, this.sampleRate);
-        if (p > bestPower) [best, bestPower] = [f, p];
+      goertzelPowers(x, n, this.coarseCoeffs, this.coarsePowers);
+      for (let k = 0; k < this.coarseFreqs.length; k++) {
+        const p = this.coarsePowers[k]!;
+        if (p > bestPower) {
+          best = this.coarseFreqs[k]!;
+          bestPower = p;
+        }
       }
       for (let f = best - 16; f <= best + 16; f += 4) {
-        const p = goertzel(x, n, f, this.sampleRate);
-        if (p > bestPower) [best, bestPower] = [f, p];
+        const p = goertzel(x, n, coefficient(f, this.sampleRate));
+        if (p > bestPower) {
+          best = f;
+          bestPower = p;
+        }
       }
       const purity = (2 * bestPower) / (n * energy);
       if (purity >= this.o.minPurity) freq = best;
@@ -116,9 +131,13 @@ export class BeepDetector {
   }
 }
 
-/** |X(f)|² of `x[0..n)` by the Goertzel recurrence. */
-function goertzel(x: Float64Array, n: number, f: number, fs: number): number {
-  const coeff = 2 * Math.cos((2 * Math.PI * f) / fs);
+/** The Goertzel recurrence's coefficient for frequency `f` at sample rate `fs`. */
+function coefficient(f: number, fs: number): number {
+  return 2 * Math.cos((2 * Math.PI * f) / fs);
+}
+
+/** |X(f)|² of `x[0..n)` by the Goertzel recurrence; `coeff` from `coefficient(f, fs)`. */
+function goertzel(x: Float64Array, n: number, coeff: number): number {
   let s1 = 0;
   let s2 = 0;
   for (let i = 0; i < n; i++) {
@@ -127,4 +146,47 @@ function goertzel(x: Float64Array, n: number, f: number, fs: number): number {
     s1 = s;
   }
   return s1 * s1 + s2 * s2 - coeff * s1 * s2;
+}
+
+/**
+ * `goertzel` for every coefficient into `out`, four frequencies per pass over the samples: each
+ * recurrence waits on its previous step, so running four side by side keeps the CPU busy (the
+ * same arithmetic per frequency, so the same results).
+ */
+function goertzelPowers(x: Float64Array, n: number, coeffs: Float64Array, out: Float64Array) {
+  let k = 0;
+  for (; k + 4 <= coeffs.length; k += 4) {
+    const c0 = coeffs[k]!;
+    const c1 = coeffs[k + 1]!;
+    const c2 = coeffs[k + 2]!;
+    const c3 = coeffs[k + 3]!;
+    let a1 = 0;
+    let a2 = 0;
+    let b1 = 0;
+    let b2 = 0;
+    let d1 = 0;
+    let d2 = 0;
+    let e1 = 0;
+    let e2 = 0;
+    for (let i = 0; i < n; i++) {
+      const v = x[i]!;
+      const a = v + c0 * a1 - a2;
+      a2 = a1;
+      a1 = a;
+      const b = v + c1 * b1 - b2;
+      b2 = b1;
+      b1 = b;
+      const d = v + c2 * d1 - d2;
+      d2 = d1;
+      d1 = d;
+      const e = v + c3 * e1 - e2;
+      e2 = e1;
+      e1 = e;
+    }
+    out[k] = a1 * a1 + a2 * a2 - c0 * a1 * a2;
+    out[k + 1] = b1 * b1 + b2 * b2 - c1 * b1 * b2;
+    out[k + 2] = d1 * d1 + d2 * d2 - c2 * d1 * d2;
+    out[k + 3] = e1 * e1 + e2 * e2 - c3 * e1 * e2;
+  }
+  for (; k < coeffs.length; k++) out[k] = goertzel(x, n, coeffs[k]!);
 }
