@@ -25,7 +25,12 @@ const listeners = (room: Room) => TRACK_EVENTS.map((event) => room.listenerCount
 describe('room audio input before the caller has a microphone', () => {
   it('follows the room’s track events while open and releases them on close', async () => {
     const room = new Room();
-    const input = new RoomAudioInput({ room, participantIdentity: 'sip_caller', sampleRate: 8000 });
+    const input = new RoomAudioInput({
+      room,
+      participantIdentity: 'sip_caller',
+      sampleRate: 8000,
+      frameSizeMs: 20,
+    });
     expect(listeners(room)).toEqual([1, 1, 1]);
 
     await input.close();
@@ -36,7 +41,12 @@ describe('room audio input before the caller has a microphone', () => {
 
   it('gives the session no audio, and ends its stream on close', async () => {
     const room = new Room();
-    const input = new RoomAudioInput({ room, participantIdentity: 'sip_caller', sampleRate: 8000 });
+    const input = new RoomAudioInput({
+      room,
+      participantIdentity: 'sip_caller',
+      sampleRate: 8000,
+      frameSizeMs: 20,
+    });
     const reader = input.stream.getReader();
     const first = reader.read();
     input.setAttached(false);
@@ -55,6 +65,7 @@ describe('room audio input before the caller has a microphone', () => {
       room,
       participantIdentity: 'sip_caller',
       sampleRate: 8000,
+      frameSizeMs: 20,
       noiseCancellation: processor,
     });
     expect(processor.isEnabled()).toBe(true);
@@ -69,6 +80,7 @@ describe('room audio input before the caller has a microphone', () => {
       room,
       participantIdentity: 'sip_caller',
       sampleRate: 8000,
+      frameSizeMs: 20,
       noiseCancellation: { moduleId: 'lk.bvc', options: {} },
     });
     await expect(input.close()).resolves.toBeUndefined();

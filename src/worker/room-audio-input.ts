@@ -1,6 +1,6 @@
 /**
  * The caller's audio for a session in a LiveKit room: the microphone track of ONE participant
- * (the phone line), as 20 ms frames at the phone's rate, noise suppression applied inside the
+ * (the phone line), as CALLER_FRAME_MS frames at the phone's rate, noise suppression applied inside the
  * `AudioStream`.
  *
  * Why not RoomIO's own input: it asks the FFI for 10 ms frames and adds a resampling hop even
@@ -35,8 +35,8 @@ export interface RoomAudioInputOptions {
   participantIdentity: string;
   /** Rate the FFI delivers frames at (the phone's 8 kHz: no resampling after it). */
   sampleRate: number;
-  /** Frame length the FFI delivers; 20 ms = one RTP packet of a phone line. */
-  frameSizeMs?: number;
+  /** Frame length the FFI delivers (CALLER_FRAME_MS; 20 ms = one RTP packet of a phone line). */
+  frameSizeMs: number;
   /**
    * Run on every frame inside the AudioStream, before VAD and STT: a processor (owned by this
    * input from now on, closed in `close()`) or LiveKit Cloud's filter options.
@@ -45,10 +45,6 @@ export interface RoomAudioInputOptions {
   /** Told when a track change fails; nothing is logged without it. */
   logger?: Logger;
 }
-
-export const roomAudioInputDefaults = {
-  frameSizeMs: 20,
-} as const satisfies Partial<RoomAudioInputOptions>;
 
 /** The microphone track the input should read (latest event wins). */
 interface Target {
@@ -82,7 +78,7 @@ export class RoomAudioInput extends voice.AudioInput {
     this.#room = options.room;
     this.#identity = options.participantIdentity;
     this.#sampleRate = options.sampleRate;
-    this.#frameSizeMs = options.frameSizeMs ?? roomAudioInputDefaults.frameSizeMs;
+    this.#frameSizeMs = options.frameSizeMs;
     this.#noiseCancellation = options.noiseCancellation;
     this.#logger = options.logger;
 

@@ -31,9 +31,9 @@ export class RoomTransport implements CallTransport {
     private readonly opts: {
       /** Where failures of the caller's audio input are told. */
       log?: Logger;
-      /** CALLER_FRAME_MS (default 20). */
-      frameMs?: number;
-    } = {},
+      /** CALLER_FRAME_MS. */
+      frameMs: number;
+    },
   ) {
     this.media = new RoomCallMedia(ctx.room);
     this.closed = new Promise((resolve) =>
@@ -71,7 +71,7 @@ export class RoomTransport implements CallTransport {
       // Phone audio is narrowband: ask for it as it is, not upsampled.
       sampleRate: PHONE_SAMPLE_RATE,
       ...(noiseCancellation ? { noiseCancellation } : {}),
-      ...(this.opts.frameMs ? { frameSizeMs: this.opts.frameMs } : {}),
+      frameSizeMs: this.opts.frameMs,
       ...(this.opts.log ? { logger: this.opts.log } : {}),
     });
     // Set before start(): RoomIO then creates no audio input of its own.
