@@ -1,11 +1,17 @@
 /**
- * `npm run bench:calls [-- --start 25 --step 5 --max 40 | --n 25]`
+ * `npm run bench:calls [-- --start 25 --step 5 --max 40 | --n 25] [--arrival-ms 200]`
  *
  * Runs N simultaneous simulated calls on this machine, each in its own process like an
  * agents-js job (bench/call-process.ts): real Silero VAD and noise suppression on 8 kHz caller
  * audio, scripted STT/LLM, timing-only TTS, the product's call job and session. Reports CPU per
  * call (% of one core), RSS per call process, and the largest N that keeps real time: no VAD
  * window of caller audio processed more than 100 ms after it was due.
+ *
+ * Calls arrive --arrival-ms apart (default 200 ms: 5 calls a second, a burst far above what
+ * LiveKit sends one worker in steady traffic), then all N are in progress together until the
+ * first hangs up. --arrival-ms 0 starts them in the same instant: every call then hits its
+ * costly moments (session start, a reply's first audio) at the same time as all the others, a
+ * worst case that phone traffic does not produce but that is worth knowing.
  *
  * Search: N = --start (25, the target); while real time holds, N += --step up to --max; if it
  * fails at the start, N -= --step until it holds. Figures depend on what else runs on the
@@ -20,6 +26,7 @@ import { jobProcessNodeFlags } from '../src/worker/job-process-flags.js';
 import type { CallProcessReport } from './call-process.js';
 
 const REALTIME_LATE_MS = 100;
+const ARRIVAL_MS = 200;
 // Job processes run compiled JavaScript, as in the image (tsx adds ~70 MB per process):
 // `npm run bench:calls` compiles src/ and bench/ to dist-bench/ first. Under tsx (direct
 // `tsx bench/calls.ts`) the children run under tsx too.
@@ -27,7 +34,8 @@ const compiled = import.meta.url.endsWith('.js');
 const child = resolve(import.meta.dirname, compiled ? 'call-process.js' : 'call-process.ts');
 const scenario = resolve(import.meta.dirname, compiled ? '../../bench' : '.', 'call-scenario.json');
 // The worker's job processes run with these flags (src/worker/job-process-flags.ts).
-const nodeFlags = jobProcessNodeFlags(loadConfig({ role: 'offline' }));
+const config = loadConfig({ role: 'offline' });
+const nodeFlags = jobProcessNodeFlags(config);
 
 interface Round {
   n: number;
@@ -38,12 +46,13 @@ interface Round {
   vadLateMs: { p50: number; p99: number; max: number };
   /** When, in seconds into the calls, some call's audio was more than 100 ms late. */
   lateSpanS: [number, number] | undefined;
-  loopLagMaxMs: number;
   checksOk: number;
+  /** Seconds during which all N calls were in progress together. */
+  allInProgressS: number;
   wallS: number;
 }
 
-async function runRound(n: number): Promise<Round> {
+async function runRound(n: number, arrivalMs: number): Promise<Round> {
   const t0 = performance.now();
   const procs: ChildProcess[] = [];
   const ready: Promise<void>[] = [];
@@ -81,16 +90,30 @@ async function runRound(n: number): Promise<Round> {
   }
   try {
     await Promise.all(ready);
-    // All calls start together, after every process has prewarmed (as idle job processes do).
-    for (const p of procs) if (p.connected) p.send('go', () => undefined);
+    // Every process has prewarmed (as idle job processes do); then the calls arrive
+    // `arrivalMs` apart, or all in the same instant with 0.
+    const startedAt: number[] = [];
+    for (const [i, p] of procs.entries()) {
+      if (i > 0 && arrivalMs > 0) await new Promise((r) => setTimeout(r, arrivalMs));
+      startedAt.push(performance.now());
+      if (p.connected) p.send('go', () => undefined);
+    }
     const reports = await Promise.all(done);
-    return summarize(n, reports, (performance.now() - t0) / 1000);
+    // From the last arrival to the first hang-up, all N calls were in progress together.
+    const firstEnd = Math.min(...reports.map((r, i) => startedAt[i]! + (r.callMs ?? 0)));
+    const allInProgressS = (firstEnd - Math.max(...startedAt)) / 1000;
+    return summarize(n, reports, allInProgressS, (performance.now() - t0) / 1000);
   } finally {
     for (const p of procs) if (p.exitCode === null) p.kill();
   }
 }
 
-function summarize(n: number, reports: CallProcessReport[], wallS: number): Round {
+function summarize(
+  n: number,
+  reports: CallProcessReport[],
+  allInProgressS: number,
+  wallS: number,
+): Round {
   const ok = reports.filter((r) => r.ok);
   for (const r of reports) if (!r.ok) console.error(`  call failed: ${r.error?.split('\n')[0]}`);
   const cpu = ok.map((r) => (r.cpuMs / r.callMs) * 100);
@@ -119,8 +142,8 @@ function summarize(n: number, reports: CallProcessReport[], wallS: number): Roun
     lateSpanS: spans.length
       ? [Math.min(...spans.map((s) => s[0])), Math.max(...spans.map((s) => s[1]))]
       : undefined,
-    loopLagMaxMs: max(ok.map((r) => r.loopLagMaxMs)),
     checksOk: ok.filter((r) => r.checksOk).length,
+    allInProgressS,
     wallS,
   };
 }
@@ -135,7 +158,7 @@ function printRound(r: Round): void {
       (r.lateSpanS
         ? `(late between ${r.lateSpanS[0].toFixed(1)} and ${r.lateSpanS[1].toFixed(1)} s)  `
         : '') +
-      `loop lag max ${f(r.loopLagMaxMs)} ms  expectations ${r.checksOk}/${r.n}` +
+      `all ${r.n} in progress for ${r.allInProgressS.toFixed(1)} s  expectations ${r.checksOk}/${r.n}` +
       (r.failures ? `  failed ${r.failures}` : '') +
       `  (${r.wallS.toFixed(0)} s)`,
   );
@@ -148,13 +171,17 @@ async function main(): Promise<void> {
       start: { type: 'string', default: '25' },
       step: { type: 'string', default: '5' },
       max: { type: 'string', default: '40' },
+      'arrival-ms': { type: 'string', default: String(ARRIVAL_MS) },
     },
   });
-  const int = (v: string | undefined, name: string) => {
+  const int = (v: string | undefined, name: string, min = 1) => {
     const x = Number(v);
-    if (!Number.isInteger(x) || x < 1) throw new Error(`--${name} must be a whole number ≥ 1`);
+    if (!Number.isInteger(x) || x < min) {
+      throw new Error(`--${name} must be a whole number ≥ ${min}`);
+    }
     return x;
   };
+  const arrivalMs = int(values['arrival-ms'], 'arrival-ms', 0);
   console.log(
     `bench:calls on ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
       `load average ${loadavg()
@@ -163,12 +190,14 @@ async function main(): Promise<void> {
   );
   console.log(
     `real time = every VAD window processed ≤ ${REALTIME_LATE_MS} ms after its audio was due; ` +
+      `calls arrive ${arrivalMs ? `${arrivalMs} ms apart` : 'all in the same instant'}; ` +
+      `caller audio in ${config.CALLER_FRAME_MS} ms frames; ` +
       `call processes: node ${nodeFlags.join(' ') || '(no flags)'}\n`,
   );
 
   const rounds: Round[] = [];
   const run = async (n: number) => {
-    const r = await runRound(n);
+    const r = await runRound(n, arrivalMs);
     printRound(r);
     rounds.push(r);
     return r;

@@ -28,6 +28,8 @@ export interface SimAudioInputOptions {
   record?: boolean;
 }
 
+const TIMER_EARLY_MS = 1;
+
 interface Placed {
   start: number; // sample index on the timeline
   samples: Int16Array;
@@ -109,7 +111,9 @@ export class SimAudioInput extends voice.AudioInput {
 
   private tick(): void {
     if (this.closed) return;
-    const due = Math.floor(this.clock.now() / this.frameMs) + 1;
+    // Node runs a timer on its loop's whole millisecond, up to 1 ms before the instant asked
+    // for: a frame that early counts as due, or each frame would cost a second wake-up.
+    const due = Math.floor((this.clock.now() + TIMER_EARLY_MS) / this.frameMs) + 1;
     while (this.nextFrame < due) this.emit(this.nextFrame++);
     const nextAt = this.nextFrame * this.frameMs;
     this.timer = setTimeout(() => this.tick(), Math.max(1, nextAt - this.clock.now()));

@@ -36,8 +36,6 @@ export interface PlayingInterval {
 
 export interface SimAudioOutputOptions {
   clock: SimClock;
-  /** Playback tick in milliseconds (default 10). */
-  tickMs?: number;
   /** Keep the played audio (resampled to this rate) for a recording of the call. */
   recordSampleRate?: number;
 }
@@ -55,7 +53,6 @@ interface Segment {
 export class SimAudioOutput extends voice.AudioOutput {
   readonly events: PlaybackEvent[] = [];
   private readonly clock: SimClock;
-  private readonly tickMs: number;
   private readonly recordRate: number | undefined;
   private readonly segments: Segment[] = [];
   private capturing: Segment | undefined;
@@ -75,14 +72,15 @@ export class SimAudioOutput extends voice.AudioOutput {
   constructor(opts: SimAudioOutputOptions) {
     super(undefined, undefined, { pause: true });
     this.clock = opts.clock;
-    this.tickMs = opts.tickMs ?? 10;
     this.recordRate = opts.recordSampleRate;
   }
 
   /** True while agent audio is audibly playing (a segment started, not paused, not drained). */
   get playing(): boolean {
     const head = this.segments[0];
-    return !!head && head.started && !this.paused && head.playedMs < head.queuedMs;
+    // Positions are brought up to date only on events: count the time since the last one.
+    const sinceLast = this.clock.now() - (this.lastTick ?? this.clock.now());
+    return !!head && head.started && !this.paused && head.queuedMs - head.playedMs > sinceLast;
   }
 
   get isPaused(): boolean {
@@ -131,6 +129,7 @@ export class SimAudioOutput extends voice.AudioOutput {
     const now = this.clock.now();
     this.advance(now);
     const pending = this.segments.splice(0);
+    this.stopTimer(); // it was set for the end of the audio just dropped
     this.capturing = undefined;
     this.frameOffset = 0;
     this.closePlaying(now, 'clear');
@@ -146,6 +145,7 @@ export class SimAudioOutput extends voice.AudioOutput {
     const now = this.clock.now();
     this.advance(now);
     this.paused = true;
+    this.stopTimer(); // resume() sets it again
     this.closePlaying(now, 'pause');
     const head = this.segments[0];
     this.events.push({
@@ -194,6 +194,10 @@ export class SimAudioOutput extends voice.AudioOutput {
 
   /** Stops the playback timer (the session does not need the output any more). */
   close(): void {
+    this.stopTimer();
+  }
+
+  private stopTimer(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
   }
@@ -209,16 +213,25 @@ export class SimAudioOutput extends voice.AudioOutput {
     this.openInterval = undefined;
   }
 
+  /**
+   * Wakes when the head segment's queued audio has played out. Positions are worked out from
+   * the clock whenever something asks (pause, clear), so there is no fixed playback tick: a
+   * call's output costs a few wake-ups per reply, not one per 10 ms.
+   */
   private ensureTicking(): void {
     if (this.timer || this.segments.length === 0) return;
-    this.lastTick = this.clock.now();
-    const loop = () => {
-      this.timer = undefined;
-      this.advance(this.clock.now());
-      if (this.segments.length > 0) this.timer = setTimeout(loop, this.tickMs);
-    };
-    this.timer = setTimeout(loop, 0);
+    this.lastTick = this.clock.now(); // idle until now: no audio played in the gap
+    this.timer = setTimeout(this.wake, 0);
   }
+
+  private readonly wake = (): void => {
+    this.timer = undefined;
+    this.advance(this.clock.now());
+    const head = this.segments[0];
+    // Paused: resume() wakes it. Drained but not flushed: the next frame or flush() does.
+    if (!head || this.paused || head.frames.length === 0) return;
+    this.timer = setTimeout(this.wake, Math.max(1, Math.ceil(head.queuedMs - head.playedMs)));
+  };
 
   /** Plays audio up to timeline instant `now`. */
   private advance(now: number): void {

@@ -34,13 +34,43 @@ const FRAME_MS = 20;
 export function syntheticSpeech(durationMs: number, sampleRate = 8000, phase = 0): Int16Array {
   const n = Math.round((durationMs * sampleRate) / 1000);
   const out = new Int16Array(n);
-  for (let i = 0; i < n; i++) {
-    const t = (i + phase) / sampleRate;
-    const envelope = 0.55 + 0.45 * Math.sin(2 * Math.PI * 4 * t); // ~4 syllables a second
-    const tone = Math.sin(2 * Math.PI * 180 * t) + 0.5 * Math.sin(2 * Math.PI * 360 * t);
-    out[i] = Math.round(2200 * envelope * tone);
+  const period = periodOf(sampleRate);
+  if (!period) {
+    for (let i = 0; i < n; i++) out[i] = sampleAt((i + phase) / sampleRate);
+    return out;
+  }
+  // Tiled from one period: computing every sample of a 13 s reply was a CPU burst in every
+  // simulated call at the moment the agent starts to speak, which a real TTS does not cost.
+  let at = ((phase % period.length) + period.length) % period.length;
+  for (let i = 0; i < n; ) {
+    const run = Math.min(n - i, period.length - at);
+    out.set(period.subarray(at, at + run), i);
+    i += run;
+    at = 0;
   }
   return out;
+}
+
+function sampleAt(t: number): number {
+  const envelope = 0.55 + 0.45 * Math.sin(2 * Math.PI * 4 * t); // ~4 syllables a second
+  const tone = Math.sin(2 * Math.PI * 180 * t) + 0.5 * Math.sin(2 * Math.PI * 360 * t);
+  return Math.round(2200 * envelope * tone);
+}
+
+const periods = new Map<number, Int16Array | undefined>();
+
+/** One 250 ms period of the signal (4, 180 and 360 Hz all repeat), if whole at this rate. */
+function periodOf(sampleRate: number): Int16Array | undefined {
+  if (!periods.has(sampleRate)) {
+    const len = sampleRate / 4;
+    periods.set(
+      sampleRate,
+      Number.isInteger(len)
+        ? Int16Array.from({ length: len }, (_, i) => sampleAt(i / sampleRate))
+        : undefined,
+    );
+  }
+  return periods.get(sampleRate);
 }
 
 /** Splits PCM into 20 ms AudioFrames. */
@@ -123,19 +153,23 @@ class SyntheticChunkedStream extends tts.ChunkedStream {
 
   protected async run(): Promise<void> {
     const rate = this.synth.opts.sampleRate;
-    const frames = framesOf(syntheticSpeech(this.synth.durationFor(this.inputText), rate), rate);
+    const samples = syntheticSpeech(this.synth.durationFor(this.inputText), rate);
+    const per = Math.round((rate * FRAME_MS) / 1000);
     const requestId = shortuuid();
     const { speedup } = this.synth.opts;
     const CHUNK = 10; // 200 ms of audio per delivery
-    for (let i = 0; i < frames.length; i++) {
+    // Frames are made as they are delivered, like a provider's stream.
+    for (let i = 0, k = 1; i < samples.length; i += per, k++) {
       if (this.abortSignal.aborted) return;
+      const chunk = samples.slice(i, i + per);
+      const last = i + per >= samples.length;
       this.queue.put({
         requestId,
         segmentId: requestId,
-        frame: frames[i]!,
-        final: i === frames.length - 1,
+        frame: new AudioFrame(chunk, rate, 1, chunk.length),
+        final: last,
       });
-      if (speedup > 0 && (i + 1) % CHUNK === 0 && i + 1 < frames.length) {
+      if (speedup > 0 && k % CHUNK === 0 && !last) {
         await new Promise((r) => setTimeout(r, (CHUNK * FRAME_MS) / speedup));
       }
     }

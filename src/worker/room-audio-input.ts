@@ -5,9 +5,9 @@
  *
  * Why not RoomIO's own input: it asks the FFI for 10 ms frames and adds a resampling hop even
  * when the rates already match. The session's pipeline costs about the same CPU per frame
- * whatever its length, so 10 ms frames cost twice what the line delivers (RTP ptime is 20 ms);
- * our simulator and benchmarks feed 20 ms frames, and production now does the same. The path
- * is AudioStream (FFI resampling + processor) → one gate → the session.
+ * whatever its length, so 10 ms frames cost more than twice what 40 ms ones (two 20 ms RTP
+ * packets, the default) do; the simulator and benchmarks feed the same CALLER_FRAME_MS frames.
+ * The path is AudioStream (FFI resampling + processor) → one gate → the session.
  *
  * Anyone else in the room (the human of a warm transfer is a second SIP participant) is never
  * read: only `participantIdentity`'s microphone.
@@ -35,7 +35,7 @@ export interface RoomAudioInputOptions {
   participantIdentity: string;
   /** Rate the FFI delivers frames at (the phone's 8 kHz: no resampling after it). */
   sampleRate: number;
-  /** Frame length the FFI delivers (CALLER_FRAME_MS; 20 ms = one RTP packet of a phone line). */
+  /** Frame length the FFI delivers (CALLER_FRAME_MS; one RTP packet of a phone line is 20 ms). */
   frameSizeMs: number;
   /**
    * Run on every frame inside the AudioStream, before VAD and STT: a processor (owned by this

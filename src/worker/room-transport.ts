@@ -4,8 +4,8 @@
  * the room (LiveKit then sends the SIP BYE).
  *
  * The caller's audio comes in through our own `RoomAudioInput`, not RoomIO's: CALLER_FRAME_MS
- * frames (20 ms, a phone line's RTP ptime, by default) instead of RoomIO's 10 ms cut the per-frame cost of the
- * session's pipeline, with no resampling hop after the FFI. RoomIO sees `session.input.audio`
+ * frames (40 ms, two RTP packets, by default) instead of RoomIO's 10 ms cut the per-frame cost of
+ * the session's pipeline, with no resampling hop after the FFI. RoomIO sees `session.input.audio`
  * set and leaves the input alone; it still follows the caller for transcripts and closes the
  * session when the caller leaves.
  */
