@@ -7,9 +7,9 @@
  * call (% of one core), RSS per call process, and the largest N that keeps real time: no VAD
  * window of caller audio processed more than 100 ms after it was due.
  *
- * Calls arrive --arrival-ms apart (default 200 ms: 5 calls a second, a burst far above what
- * LiveKit sends one worker in steady traffic), then all N are in progress together until the
- * first hangs up. --arrival-ms 0 starts them in the same instant: every call then hits its
+ * Calls arrive at random, --arrival-ms apart on average (default 200 ms: 5 calls a second, a
+ * burst far above what LiveKit sends one worker in steady traffic), then all N are in progress
+ * together until the first hangs up. --arrival-ms 0 starts them in the same instant: every call then hits its
  * costly moments (session start, a reply's first audio) at the same time as all the others, a
  * worst case that phone traffic does not produce but that is worth knowing.
  *
@@ -22,6 +22,7 @@ import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/core/config.js';
+import { seededRandom, seedOf } from '../src/sim/noise.js';
 import { jobProcessNodeFlags } from '../src/worker/job-process-flags.js';
 import type { CallProcessReport } from './call-process.js';
 
@@ -90,11 +91,15 @@ async function runRound(n: number, arrivalMs: number): Promise<Round> {
   }
   try {
     await Promise.all(ready);
-    // Every process has prewarmed (as idle job processes do); then the calls arrive
-    // `arrivalMs` apart, or all in the same instant with 0.
+    // Every process has prewarmed (as idle job processes do); then the calls arrive at random
+    // (Poisson, `arrivalMs` apart on average, seeded), or all in the same instant with 0. Random
+    // gaps matter: with a fixed gap that is a multiple of the frame length, every call's audio
+    // frames would fall due in the same instant, which independent phone lines never do.
+    const rand = seededRandom(seedOf(`bench:calls N=${n}`));
     const startedAt: number[] = [];
     for (const [i, p] of procs.entries()) {
-      if (i > 0 && arrivalMs > 0) await new Promise((r) => setTimeout(r, arrivalMs));
+      const gapMs = -Math.log(1 - rand()) * arrivalMs;
+      if (i > 0 && arrivalMs > 0) await new Promise((r) => setTimeout(r, gapMs));
       startedAt.push(performance.now());
       if (p.connected) p.send('go', () => undefined);
     }
@@ -190,7 +195,7 @@ async function main(): Promise<void> {
   );
   console.log(
     `real time = every VAD window processed ≤ ${REALTIME_LATE_MS} ms after its audio was due; ` +
-      `calls arrive ${arrivalMs ? `${arrivalMs} ms apart` : 'all in the same instant'}; ` +
+      `calls arrive ${arrivalMs ? `at random, ${arrivalMs} ms apart on average` : 'all in the same instant'}; ` +
       `caller audio in ${config.CALLER_FRAME_MS} ms frames; ` +
       `call processes: node ${nodeFlags.join(' ') || '(no flags)'}\n`,
   );
