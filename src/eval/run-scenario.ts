@@ -70,7 +70,7 @@ class EvalAgent extends voice.Agent {
 }
 
 /** The caller's track: clips at their onsets, line noise at the scenario's SNR. */
-export function callerTrack(s: Scenario, totalMs: number): Int16Array {
+function callerTrack(s: Scenario, totalMs: number): Int16Array {
   const track = new Int16Array(Math.ceil((totalMs * SCENARIO_SAMPLE_RATE) / 1000));
   for (const e of s.caller)
     addInto(track, e.samples, Math.round((e.atMs * SCENARIO_SAMPLE_RATE) / 1000));

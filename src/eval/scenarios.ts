@@ -13,7 +13,7 @@ import { noiseKinds } from '../sim/noise.js';
 import { readWav, resample, toMono } from '../sim/wav.js';
 
 export const SCENARIO_SAMPLE_RATE = 8000;
-export const DEFAULT_DEADLINE_MS = 1500;
+const DEFAULT_DEADLINE_MS = 1500;
 
 export type Expectation = 'ignore' | 'interrupt' | 'respond';
 

@@ -12,7 +12,7 @@
 import type { ScenarioRun } from './run-scenario.js';
 import type { Expectation, Scenario } from './scenarios.js';
 
-export const STUTTER_MS = 150;
+const STUTTER_MS = 150;
 
 export type Failure =
   | 'false_interruption'

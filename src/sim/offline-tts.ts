@@ -12,8 +12,9 @@
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { ESpeakNGWorker } from '@echogarden/espeak-ng-emscripten';
-import { type APIConnectOptions, shortuuid, tts } from '@livekit/agents';
+import { type APIConnectOptions, tts } from '@livekit/agents';
 import { AudioFrame, AudioResampler, AudioResamplerQuality } from '@livekit/rtc-node';
+import { deliverFrames } from './tts-frames.js';
 import { concat } from './wav.js';
 
 export interface OfflineVoice {
@@ -37,13 +38,12 @@ export const offlineTtsDefaults = {
   sampleRate: 16000,
 } as const satisfies OfflineTTSOptions;
 
-const FRAME_MS = 20;
 const CACHE_MAX = 256;
 
 let enginePromise: Promise<ESpeakNGWorker> | undefined;
 
 /** The process-wide eSpeak instance (loaded on first use; a failed load is retried next time). */
-export function loadEspeak(): Promise<ESpeakNGWorker> {
+function loadEspeak(): Promise<ESpeakNGWorker> {
   enginePromise ??= (async () => {
     // Resolved by path so the package is only needed where the simulator runs (a devDependency).
     const entry = createRequire(import.meta.url).resolve('@echogarden/espeak-ng-emscripten');
@@ -118,7 +118,6 @@ export class OfflineTTS extends tts.TTS {
 class OfflineChunkedStream extends tts.ChunkedStream {
   label = 'sim.OfflineChunkedStream';
   readonly #tts: OfflineTTS;
-  readonly #text: string;
 
   constructor(
     engine: OfflineTTS,
@@ -128,26 +127,19 @@ class OfflineChunkedStream extends tts.ChunkedStream {
   ) {
     super(text, engine, connOptions, abortSignal);
     this.#tts = engine;
-    this.#text = text;
   }
 
   protected async run(): Promise<void> {
     try {
-      const text = this.#text.trim();
+      const text = this.inputText.trim();
       if (!text) return;
       const { samples, sampleRate } = await speak(text, this.#tts.options);
       if (this.abortController.signal.aborted) return;
-      const requestId = shortuuid();
-      const per = Math.round((sampleRate * FRAME_MS) / 1000);
-      for (let i = 0; i < samples.length; i += per) {
-        const chunk = samples.slice(i, i + per);
-        this.queue.put({
-          requestId,
-          segmentId: requestId,
-          frame: new AudioFrame(chunk, sampleRate, 1, chunk.length),
-          final: i + per >= samples.length,
-        });
-      }
+      // All at once: eSpeak renders a sentence before any of it can be played.
+      await deliverFrames((a) => this.queue.put(a), samples, sampleRate, {
+        speedup: 0,
+        signal: this.abortController.signal,
+      });
     } finally {
       this.queue.close();
     }

@@ -42,7 +42,7 @@ export interface ScriptedSttEvent {
 }
 
 /** The spec's timing model: interim/final events for one utterance. */
-export function sttEventsFor(
+function sttEventsFor(
   u: Utterance,
   timing: SttTiming = defaultSttTiming,
   utterance = 0,

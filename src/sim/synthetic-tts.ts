@@ -4,13 +4,9 @@
  * Use it where only *when* the agent speaks matters; the offline demo uses the espeak TTS.
  */
 import { ReadableStream } from 'node:stream/web';
-import {
-  type APIConnectOptions,
-  DEFAULT_API_CONNECT_OPTIONS,
-  shortuuid,
-  tts,
-} from '@livekit/agents';
-import { AudioFrame } from '@livekit/rtc-node';
+import { type APIConnectOptions, DEFAULT_API_CONNECT_OPTIONS, tts } from '@livekit/agents';
+import type { AudioFrame } from '@livekit/rtc-node';
+import { type DeliveryOptions, deliverFrames, framesOf } from './tts-frames.js';
 
 export interface SyntheticTTSOptions {
   sampleRate?: number;
@@ -20,15 +16,9 @@ export interface SyntheticTTSOptions {
   minMs?: number;
   /** Override the duration of specific texts (trimmed text → ms). */
   durations?: ReadonlyMap<string, number>;
-  /**
-   * Delivery pace, as a multiple of real time (default 4): a streaming provider sends audio
-   * as it makes it, not a whole reply in one instant (which would be a burst of hundreds of
-   * frames through the session no real call has). 0 = all at once.
-   */
-  speedup?: number;
+  /** Delivery pace as a multiple of real time (default 4; see `DeliveryOptions`). */
+  speedup?: DeliveryOptions['speedup'];
 }
-
-const FRAME_MS = 20;
 
 /** PCM16 mono "speech-like" audio of `durationMs` at `sampleRate`. */
 export function syntheticSpeech(durationMs: number, sampleRate = 8000, phase = 0): Int16Array {
@@ -73,29 +63,12 @@ function periodOf(sampleRate: number): Int16Array | undefined {
   return periods.get(sampleRate);
 }
 
-/** Splits PCM into 20 ms AudioFrames. */
-export function framesOf(samples: Int16Array, sampleRate: number): AudioFrame[] {
-  const per = Math.round((sampleRate * FRAME_MS) / 1000);
-  const frames: AudioFrame[] = [];
-  for (let i = 0; i < samples.length; i += per) {
-    const chunk = samples.slice(i, i + per);
-    frames.push(new AudioFrame(chunk, sampleRate, 1, chunk.length));
-  }
-  return frames;
-}
-
 /** A stream of `durationMs` of synthetic speech, for `session.say(text, { audio })`. */
 export function syntheticSpeechStream(
   durationMs: number,
   sampleRate = 8000,
 ): ReadableStream<AudioFrame> {
-  const frames = framesOf(syntheticSpeech(durationMs, sampleRate), sampleRate);
-  return new ReadableStream<AudioFrame>({
-    start(controller) {
-      for (const f of frames) controller.enqueue(f);
-      controller.close();
-    },
-  });
+  return ReadableStream.from(framesOf(syntheticSpeech(durationMs, sampleRate), sampleRate));
 }
 
 export class SyntheticTTS extends tts.TTS {
@@ -154,24 +127,9 @@ class SyntheticChunkedStream extends tts.ChunkedStream {
   protected async run(): Promise<void> {
     const rate = this.synth.opts.sampleRate;
     const samples = syntheticSpeech(this.synth.durationFor(this.inputText), rate);
-    const per = Math.round((rate * FRAME_MS) / 1000);
-    const requestId = shortuuid();
-    const { speedup } = this.synth.opts;
-    const CHUNK = 10; // 200 ms of audio per delivery
-    // Frames are made as they are delivered, like a provider's stream.
-    for (let i = 0, k = 1; i < samples.length; i += per, k++) {
-      if (this.abortSignal.aborted) return;
-      const chunk = samples.slice(i, i + per);
-      const last = i + per >= samples.length;
-      this.queue.put({
-        requestId,
-        segmentId: requestId,
-        frame: new AudioFrame(chunk, rate, 1, chunk.length),
-        final: last,
-      });
-      if (speedup > 0 && k % CHUNK === 0 && !last) {
-        await new Promise((r) => setTimeout(r, (CHUNK * FRAME_MS) / speedup));
-      }
-    }
+    await deliverFrames((a) => this.queue.put(a), samples, rate, {
+      speedup: this.synth.opts.speedup,
+      signal: this.abortSignal,
+    });
   }
 }
