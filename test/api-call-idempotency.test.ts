@@ -13,7 +13,7 @@ import {
   runOnce,
 } from '../src/api/idempotency.js';
 import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
-import { appFor, createOutboundTrunk, dialCount } from './support/calls.js';
+import { AUTH, appFor, createOutboundTrunk, dialCount, postCall } from './support/calls.js';
 import { TEST_API_KEY } from './support/config.js';
 
 const redisUrl = () => {
@@ -154,7 +154,6 @@ describe('request fingerprints', () => {
 
 describe('POST /v1/calls with Idempotency-Key', () => {
   let lk: Standin;
-  const auth = { authorization: `Bearer ${TEST_API_KEY}` };
   const apps: FastifyInstance[] = [];
 
   let trunkId = '';
@@ -175,6 +174,8 @@ describe('POST /v1/calls with Idempotency-Key', () => {
   afterAll(() => lk.close());
 
   const body = { to: NUMBERS.answers, agent: { name: 'receptionist' }, metadata: { order: '42' } };
+  /** The request headers carrying an idempotency key. */
+  const withKey = (key: string) => ({ ...AUTH, 'idempotency-key': key });
 
   for (const storeKind of ['memory', 'redis'] as const) {
     it(`${storeKind}: 50 concurrent identical requests dial once and all get the same call`, async () => {
@@ -182,14 +183,7 @@ describe('POST /v1/calls with Idempotency-Key', () => {
       const before = dials();
       const key = `order-42-${storeKind}-${Date.now()}`;
       const responses = await Promise.all(
-        Array.from({ length: 50 }, () =>
-          a.inject({
-            method: 'POST',
-            url: '/v1/calls',
-            headers: { ...auth, 'idempotency-key': key },
-            payload: body,
-          }),
-        ),
+        Array.from({ length: 50 }, () => postCall(a, body, withKey(key))),
       );
       expect(dials() - before).toBe(1);
       const ids = new Set(responses.map((r) => r.json().id));
@@ -198,27 +192,21 @@ describe('POST /v1/calls with Idempotency-Key', () => {
       expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(49);
 
       // Later, with the same key: the first result again, still one dial.
-      const later = await a.inject({
-        method: 'POST',
-        url: '/v1/calls',
-        headers: { ...auth, 'idempotency-key': key },
-        payload: {
+      const later = await postCall(
+        a,
+        {
           metadata: { order: '42' },
           agent: { name: 'receptionist' },
           to: NUMBERS.answers,
         },
-      });
+        withKey(key),
+      );
       expect(later.statusCode).toBe(201);
       expect(later.json().id).toBe([...ids][0]);
       expect(dials() - before).toBe(1);
 
       // Same key, different body: 422, nothing dialed.
-      const reused = await a.inject({
-        method: 'POST',
-        url: '/v1/calls',
-        headers: { ...auth, 'idempotency-key': key },
-        payload: { ...body, to: NUMBERS.answers2 },
-      });
+      const reused = await postCall(a, { ...body, to: NUMBERS.answers2 }, withKey(key));
       expect(reused.statusCode).toBe(422);
       expect(reused.headers['content-type']).toMatch(/^application\/problem\+json/);
       expect(reused.json()).toMatchObject({ code: 'PA_ERR_IDEMPOTENCY_KEY_REUSED', status: 422 });
@@ -231,14 +219,7 @@ describe('POST /v1/calls with Idempotency-Key', () => {
     const before = dials();
     const key = `shared-${Date.now()}`;
     const responses = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        (i % 2 ? a : b).inject({
-          method: 'POST',
-          url: '/v1/calls',
-          headers: { ...auth, 'idempotency-key': key },
-          payload: body,
-        }),
-      ),
+      Array.from({ length: 50 }, (_, i) => postCall(i % 2 ? a : b, body, withKey(key))),
     );
     expect(dials() - before).toBe(1);
     expect(new Set(responses.map((r) => r.json().id)).size).toBe(1);
@@ -249,12 +230,7 @@ describe('POST /v1/calls with Idempotency-Key', () => {
     const before = dials();
     const key = `busy-${Date.now()}`;
     const send = () =>
-      a.inject({
-        method: 'POST',
-        url: '/v1/calls',
-        headers: { ...auth, 'idempotency-key': key },
-        payload: { ...body, to: NUMBERS.busy, waitUntilAnswered: true },
-      });
+      postCall(a, { ...body, to: NUMBERS.busy, waitUntilAnswered: true }, withKey(key));
     const first = await send();
     const second = await send();
     expect(first.statusCode).toBe(409);
@@ -267,28 +243,16 @@ describe('POST /v1/calls with Idempotency-Key', () => {
   it('scopes keys per API key and validates the header', async () => {
     const a = await app({ API_KEYS: `${TEST_API_KEY},second-key-0123456789` });
     const key = `scoped-${Date.now()}`;
-    const one = await a.inject({
-      method: 'POST',
-      url: '/v1/calls',
-      headers: { ...auth, 'idempotency-key': key },
-      payload: body,
-    });
-    const two = await a.inject({
-      method: 'POST',
-      url: '/v1/calls',
-      headers: { authorization: 'Bearer second-key-0123456789', 'idempotency-key': key },
-      payload: body,
+    const one = await postCall(a, body, withKey(key));
+    const two = await postCall(a, body, {
+      authorization: 'Bearer second-key-0123456789',
+      'idempotency-key': key,
     });
     expect(one.statusCode).toBe(201);
     expect(two.statusCode).toBe(201);
     expect(two.json().id).not.toBe(one.json().id);
 
-    const bad = await a.inject({
-      method: 'POST',
-      url: '/v1/calls',
-      headers: { ...auth, 'idempotency-key': 'x'.repeat(300) },
-      payload: body,
-    });
+    const bad = await postCall(a, body, withKey('x'.repeat(300)));
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ code: 'PA_ERR_VALIDATION' });
     expect(bad.json().detail).toMatch(/idempotency-key/);
@@ -297,12 +261,7 @@ describe('POST /v1/calls with Idempotency-Key', () => {
   it('answers 503 when Redis is unreachable, without dialing', async () => {
     const a = await app({ REDIS_URL: 'redis://127.0.0.1:1' });
     const before = dials();
-    const res = await a.inject({
-      method: 'POST',
-      url: '/v1/calls',
-      headers: { ...auth, 'idempotency-key': `down-${Date.now()}` },
-      payload: body,
-    });
+    const res = await postCall(a, body, withKey(`down-${Date.now()}`));
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ code: 'PA_ERR_IDEMPOTENCY_UNAVAILABLE' });
     expect(dials() - before).toBe(0);

@@ -6,10 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transferTarget } from '../src/api/routes/calls.js';
 import { NUMBERS, type Standin } from './standin/index.js';
-import { startCallsApi } from './support/calls.js';
-import { TEST_API_KEY } from './support/config.js';
-
-const auth = { authorization: `Bearer ${TEST_API_KEY}` };
+import { AUTH, postCall, startCallsApi } from './support/calls.js';
 
 describe('transfer targets', () => {
   it('accepts tel:+E164, sip:/sips: user@host and bare E.164 (as tel:)', () => {
@@ -47,17 +44,16 @@ describe('POST /v1/calls/:id/transfer', () => {
 
   /** An answered outbound call. */
   async function answeredCall(): Promise<string> {
-    const res = await app.inject({
-      method: 'POST',
-      url: '/v1/calls',
-      headers: auth,
-      payload: { to: NUMBERS.answers, agent: { name: 'phone-agent' }, waitUntilAnswered: true },
+    const res = await postCall(app, {
+      to: NUMBERS.answers,
+      agent: { name: 'phone-agent' },
+      waitUntilAnswered: true,
     });
     expect(res.statusCode, res.body).toBe(201);
     return res.json().id;
   }
   const transfer = (id: string, payload: object) =>
-    app.inject({ method: 'POST', url: `/v1/calls/${id}/transfer`, headers: auth, payload });
+    app.inject({ method: 'POST', url: `/v1/calls/${id}/transfer`, headers: AUTH, payload });
 
   it('transfers the phone participant with REFER and reports call.transferred', async () => {
     const id = await answeredCall();
@@ -97,7 +93,7 @@ describe('POST /v1/calls/:id/transfer', () => {
       sipStatus: 'Busy Here',
     });
     // The call is still up: the callee stays in the room.
-    const get = await app.inject({ url: `/v1/calls/${id}`, headers: auth });
+    const get = await app.inject({ url: `/v1/calls/${id}`, headers: AUTH });
     expect(get.json().status).toBe('active');
     expect(await app.deps.events.published('call.transferred', id)).toBe(false);
   });
@@ -111,12 +107,7 @@ describe('POST /v1/calls/:id/transfer', () => {
 
   it('refuses a call that is not answered yet (412 from LiveKit)', async () => {
     lk.setOutcome('+14155550300', { kind: 'no-answer' });
-    const res = await app.inject({
-      method: 'POST',
-      url: '/v1/calls',
-      headers: auth,
-      payload: { to: '+14155550300', agent: { name: 'phone-agent' } },
-    });
+    const res = await postCall(app, { to: '+14155550300', agent: { name: 'phone-agent' } });
     const t = await transfer(res.json().id, { to: '+14155550199' });
     expect(t.statusCode).toBe(412);
     expect(t.json().code).toBe('PA_ERR_LIVEKIT_PRECONDITION');

@@ -2,12 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
 import { signWebhook } from './standin/webhooks.js';
-import { appFor, createOutboundTrunk } from './support/calls.js';
-import { TEST_API_KEY } from './support/config.js';
+import { AUTH, appFor, createOutboundTrunk, postCall } from './support/calls.js';
 import { EVENTS_SECRET, EventReceiver } from './support/event-receiver.js';
 import { freePort } from './support/ports.js';
 
-const auth = { authorization: `Bearer ${TEST_API_KEY}` };
 const agent = { name: 'receptionist' };
 
 describe('LiveKit webhooks → call events', () => {
@@ -36,10 +34,7 @@ describe('LiveKit webhooks → call events', () => {
     await receiver.stop();
   });
 
-  const call = async (payload: object) => {
-    const res = await app.inject({ method: 'POST', url: '/v1/calls', headers: auth, payload });
-    return res;
-  };
+  const call = (payload: object) => postCall(app, payload);
 
   it('turns an outbound call into call.started, call.answered and call.ended', async () => {
     const res = await call({
@@ -114,7 +109,7 @@ describe('LiveKit webhooks → call events', () => {
     const t = await app.inject({
       method: 'POST',
       url: `/v1/calls/${id}/transfer`,
-      headers: auth,
+      headers: AUTH,
       payload: { to: 'sip:desk@pbx.example.com' },
     });
     expect(t.statusCode).toBe(200);
@@ -139,7 +134,7 @@ describe('LiveKit webhooks → call events', () => {
       [{}, good.body],
       [{ authorization: good.authorization }, good.body.replace('call-x', 'call-y')],
       [{ authorization: foreign.authorization }, foreign.body],
-      [{ authorization: `Bearer ${TEST_API_KEY}` }, good.body],
+      [AUTH, good.body],
     ];
     for (const [headers, body] of cases) {
       const res = await fetch(webhookUrl, {

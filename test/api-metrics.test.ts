@@ -5,10 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NUMBERS } from './standin/index.js';
-import { startCallsApi } from './support/calls.js';
-import { TEST_API_KEY } from './support/config.js';
-
-const auth = { authorization: `Bearer ${TEST_API_KEY}` };
+import { AUTH, postCall, startCallsApi } from './support/calls.js';
 
 /** The value of one sample line, e.g. `calls_created_total{agent="a"}`. */
 function sample(text: string, series: string): number | undefined {
@@ -25,8 +22,7 @@ describe('GET /metrics', () => {
   });
   afterAll(() => close());
 
-  const post = (payload: object) =>
-    app.inject({ method: 'POST', url: '/v1/calls', headers: auth, payload });
+  const post = (payload: object) => postCall(app, payload);
 
   it('counts created and failed calls and times requests by route', async () => {
     const first = await post({ to: NUMBERS.answers, agent: { name: 'sales' } });
@@ -47,7 +43,7 @@ describe('GET /metrics', () => {
     expect(declined.statusCode).toBe(403);
     const noTrunk = await post({ to: NUMBERS.answers, agent: { name: 'sales' }, trunkId: 'ST_x' });
     expect(noTrunk.statusCode).toBe(404);
-    await app.inject({ url: '/v1/calls', headers: auth });
+    await app.inject({ url: '/v1/calls', headers: AUTH });
 
     // Public, like LiveKit's and Prometheus' conventions: no API key.
     const res = await app.inject({ url: '/metrics' });

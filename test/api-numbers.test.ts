@@ -8,6 +8,8 @@ import {
   expectAllUnauthorized,
   expectAllUnavailable,
   expectProblem,
+  job,
+  POOL,
   type RouteCall,
   type SipApi,
   startSipApi,
@@ -18,10 +20,6 @@ const NUMBER = '+14155550123';
 const PATH = `/v1/numbers/${encodeURIComponent(NUMBER)}`;
 const CALLER = '+12125550100';
 const WRITES = /^(Create|Update|Delete)/;
-/** The worker pool's LiveKit agent name (AGENT_NAME): what every dispatch must name. */
-const POOL = 'acme-pool';
-/** The dispatch metadata the worker reads as job metadata. */
-const job = (agent: string, metadata: object = {}) => JSON.stringify({ agent, metadata });
 
 beforeAll(async () => {
   api = await startSipApi({ AGENT_NAME: POOL });

@@ -4,38 +4,34 @@
  * errors, listing, status from sip.callStatus, hang-up.
  */
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { OutboundCallJob } from '../src/api/calls-model.js';
 import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
 import {
+  AUTH,
   appFor,
   createOutboundTrunk,
   dialCount,
+  postCall,
   startCallsApi,
   TRUNK_NUMBER,
 } from './support/calls.js';
-import { TEST_API_KEY } from './support/config.js';
 
-const auth = { authorization: `Bearer ${TEST_API_KEY}` };
 const agent = { name: 'receptionist' };
 /** The worker pool's LiveKit agent name (AGENT_NAME): what every dispatch must name. */
 const POOL = 'acme-pool';
 
-async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Waits (up to 3 s) until the assertion holds. */
+const eventually = (assertion: () => void) =>
+  vi.waitFor(assertion, { timeout: 3000, interval: 10 });
 
 describe('outbound calls', () => {
   let lk: Standin;
   let app: FastifyInstance;
   let trunkId: string;
 
-  const post = (payload: object, headers: Record<string, string> = auth) =>
-    app.inject({ method: 'POST', url: '/v1/calls', headers, payload });
+  const post = (payload: object, headers?: Record<string, string>) =>
+    postCall(app, payload, headers);
 
   beforeAll(async () => {
     lk = await startLiveKitStandin({ answerDelayMs: 80 });
@@ -111,7 +107,7 @@ describe('outbound calls', () => {
     const res = await post({ to: NUMBERS.answers2, agent, waitUntilAnswered: true });
     expect(res.statusCode, res.body).toBe(201);
     expect(res.json().status).toBe('active');
-    const get = await app.inject({ url: `/v1/calls/${res.json().id}`, headers: auth });
+    const get = await app.inject({ url: `/v1/calls/${res.json().id}`, headers: AUTH });
     expect(get.json()).toMatchObject({
       status: 'active',
       direction: 'outbound',
@@ -140,7 +136,9 @@ describe('outbound calls', () => {
         instance: '/v1/calls',
       });
       // The room made for the failed call is deleted.
-      await until(() => [...lk.state.rooms.keys()].every((r) => roomsBefore.has(r)));
+      await eventually(() =>
+        expect([...lk.state.rooms.keys()].filter((r) => !roomsBefore.has(r))).toEqual([]),
+      );
     });
   }
 
@@ -215,12 +213,7 @@ describe('outbound calls', () => {
 
     const bare = await appFor(lk);
     try {
-      const res = await bare.inject({
-        method: 'POST',
-        url: '/v1/calls',
-        headers: auth,
-        payload: { to: NUMBERS.answers, agent },
-      });
+      const res = await postCall(bare, { to: NUMBERS.answers, agent });
       expect(res.statusCode).toBe(400);
       expect(res.json().code).toBe('PA_ERR_NO_OUTBOUND_TRUNK');
     } finally {
@@ -236,30 +229,20 @@ describe('outbound calls', () => {
     const noSip = await startLiveKitStandin({ sipAvailable: false });
     const broken = await appFor(noSip, { DEFAULT_OUTBOUND_TRUNK_ID: 'ST_any' });
     try {
-      const a = await down.inject({
-        method: 'POST',
-        url: '/v1/calls',
-        headers: auth,
-        payload: { to: NUMBERS.answers, agent },
-      });
+      const a = await postCall(down, { to: NUMBERS.answers, agent });
       expect(a.statusCode).toBe(503);
       expect(a.json().code).toBe('PA_ERR_LIVEKIT_UNAVAILABLE');
-      const l = await down.inject({ url: '/v1/calls', headers: auth });
+      const l = await down.inject({ url: '/v1/calls', headers: AUTH });
       expect(l.statusCode).toBe(503);
 
-      const b = await broken.inject({
-        method: 'POST',
-        url: '/v1/calls',
-        headers: auth,
-        payload: { to: NUMBERS.answers, agent },
-      });
+      const b = await postCall(broken, { to: NUMBERS.answers, agent });
       expect(b.statusCode).toBe(502);
       expect(b.json()).toMatchObject({
         code: 'PA_ERR_LIVEKIT_REJECTED',
         detail: expect.stringMatching(/sip not connected/),
       });
       // The room made for the call is cleaned up.
-      await until(() => noSip.state.rooms.size === 0);
+      await eventually(() => expect(noSip.state.rooms.size).toBe(0));
     } finally {
       await down.close();
       await broken.close();
@@ -284,17 +267,10 @@ describe('call status, listing and hang-up', () => {
   });
   afterAll(() => close());
 
-  const get = (id: string) => app.inject({ url: `/v1/calls/${id}`, headers: auth });
+  const get = (id: string) => app.inject({ url: `/v1/calls/${id}`, headers: AUTH });
 
   it('derives the status from sip.callStatus: dialing → ringing → active', async () => {
-    const { id } = (
-      await app.inject({
-        method: 'POST',
-        url: '/v1/calls',
-        headers: auth,
-        payload: { to: '+14155550777', agent },
-      })
-    ).json();
+    const { id } = (await postCall(app, { to: '+14155550777', agent })).json();
     // The stand-in moves from dialing to ringing on its own within milliseconds.
     const first = (await get(id)).json();
     expect(first).toMatchObject({
@@ -316,20 +292,13 @@ describe('call status, listing and hang-up', () => {
   });
 
   it('lists active calls, inbound ones too, and pages with a cursor', async () => {
-    const a = (
-      await app.inject({
-        method: 'POST',
-        url: '/v1/calls',
-        headers: auth,
-        payload: { to: '+14155550778', agent },
-      })
-    ).json();
+    const a = (await postCall(app, { to: '+14155550778', agent })).json();
     // A room that is not a call (no phone participant) is not listed.
     lk.joinParticipant('meeting-room', { identity: 'alice' });
     // An inbound call: needs an inbound trunk and a dispatch rule in the stand-in.
     const inbound = await simulateInbound(lk);
 
-    const res = await app.inject({ url: '/v1/calls', headers: auth });
+    const res = await app.inject({ url: '/v1/calls', headers: AUTH });
     expect(res.statusCode).toBe(200);
     const ids = res.json().calls.map((c: { id: string }) => c.id);
     expect(ids).toContain(a.id);
@@ -348,7 +317,7 @@ describe('call status, listing and hang-up', () => {
     do {
       const page = await app.inject({
         url: `/v1/calls?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
-        headers: auth,
+        headers: AUTH,
       });
       expect(page.json().calls.length).toBeLessThanOrEqual(1);
       seen.push(...page.json().calls.map((c: { id: string }) => c.id));
@@ -356,29 +325,22 @@ describe('call status, listing and hang-up', () => {
     } while (cursor);
     expect(seen.sort()).toEqual([...ids].sort());
 
-    const bad = await app.inject({ url: '/v1/calls?limit=0', headers: auth });
+    const bad = await app.inject({ url: '/v1/calls?limit=0', headers: AUTH });
     expect(bad.statusCode).toBe(400);
   });
 
   it('hangs up with DELETE (204), then the call is gone (404)', async () => {
-    const { id } = (
-      await app.inject({
-        method: 'POST',
-        url: '/v1/calls',
-        headers: auth,
-        payload: { to: '+14155550779', agent },
-      })
-    ).json();
-    const del = await app.inject({ method: 'DELETE', url: `/v1/calls/${id}`, headers: auth });
+    const { id } = (await postCall(app, { to: '+14155550779', agent })).json();
+    const del = await app.inject({ method: 'DELETE', url: `/v1/calls/${id}`, headers: AUTH });
     expect(del.statusCode).toBe(204);
     expect(lk.state.rooms.has(id)).toBe(false);
     const after = await get(id);
     expect(after.statusCode).toBe(404);
     expect(after.json()).toMatchObject({ code: 'PA_ERR_CALL_NOT_FOUND' });
-    const again = await app.inject({ method: 'DELETE', url: `/v1/calls/${id}`, headers: auth });
+    const again = await app.inject({ method: 'DELETE', url: `/v1/calls/${id}`, headers: AUTH });
     expect(again.statusCode).toBe(404);
     expect(again.json().code).toBe('PA_ERR_CALL_NOT_FOUND');
-    const list = (await app.inject({ url: '/v1/calls', headers: auth })).json();
+    const list = (await app.inject({ url: '/v1/calls', headers: AUTH })).json();
     expect(list.calls.map((c: { id: string }) => c.id)).not.toContain(id);
   });
 

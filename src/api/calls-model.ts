@@ -81,16 +81,23 @@ export interface CallRoomMetadata {
   };
 }
 
+/** The JSON object in a LiveKit metadata string; undefined for anything else (free text too). */
+export function jsonObject(raw: string): Record<string, unknown> | undefined {
+  // Only text opening with "{" can parse to an object: no parse (and throw) for the rest.
+  if (!raw.trimStart().startsWith('{')) return undefined;
+  try {
+    return JSON.parse(raw) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseRoomMetadata(
   raw: string | undefined,
 ): CallRoomMetadata['phoneAgents'] | undefined {
   if (!raw?.includes('"phoneAgents"')) return undefined;
-  try {
-    const m = JSON.parse(raw) as Partial<CallRoomMetadata>;
-    return m.phoneAgents && typeof m.phoneAgents.callId === 'string' ? m.phoneAgents : undefined;
-  } catch {
-    return undefined;
-  }
+  const m = jsonObject(raw)?.phoneAgents as CallRoomMetadata['phoneAgents'] | undefined;
+  return typeof m?.callId === 'string' ? m : undefined;
 }
 
 export function isSipParticipant(p: ParticipantInfo | undefined): p is ParticipantInfo {
@@ -99,6 +106,11 @@ export function isSipParticipant(p: ParticipantInfo | undefined): p is Participa
 
 export function isDisconnected(p: ParticipantInfo): boolean {
   return Number(p.state) === STATE_DISCONNECTED;
+}
+
+/** Whether a room holds a call: a phone participant, or our metadata (a call being dialed). */
+export function isCallRoom(room: Room, participants: readonly ParticipantInfo[]): boolean {
+  return participants.some(isSipParticipant) || parseRoomMetadata(room.metadata) !== undefined;
 }
 
 /** The call's phone participant: a connected one first. */

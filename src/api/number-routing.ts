@@ -16,6 +16,7 @@ import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { SIPDispatchRuleInfo, SIPInboundTrunkInfo, SipClient } from 'livekit-server-sdk';
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { toE164 } from '../core/phone.js';
+import { jsonObject } from './calls-model.js';
 import type { DispatchRuleCreate } from './schemas/dispatch-rules.js';
 import type { NumberRouting, NumberRoutingSpec } from './schemas/numbers.js';
 import type { InboundTrunkCreate } from './schemas/trunks.js';
@@ -43,13 +44,8 @@ function managedMetadata(number: string): string {
 
 /** The number a trunk or rule routes on our behalf, or undefined when we do not manage it. */
 function managedNumberOf(metadata: string): string | undefined {
-  if (!metadata.startsWith('{')) return undefined;
-  try {
-    const m = JSON.parse(metadata) as { managedBy?: unknown; number?: unknown };
-    return m.managedBy === MANAGED_BY && typeof m.number === 'string' ? m.number : undefined;
-  } catch {
-    return undefined;
-  }
+  const m = jsonObject(metadata);
+  return m?.managedBy === MANAGED_BY && typeof m.number === 'string' ? m.number : undefined;
 }
 
 interface Managed {

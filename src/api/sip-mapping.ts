@@ -27,7 +27,7 @@ import {
   type SipInboundTrunkUpdateOptions,
   type SipOutboundTrunkUpdateOptions,
 } from 'livekit-server-sdk';
-import type { AgentJobMetadata } from './calls-model.js';
+import { type AgentJobMetadata, jsonObject } from './calls-model.js';
 import { fieldError } from './problem.js';
 import {
   type AgentRef,
@@ -55,7 +55,7 @@ type SipTransport = CreateSipOutboundTrunkOptions['transport'];
 type SdkRule = SipDispatchRuleDirect | SipDispatchRuleIndividual | SipDispatchRuleCallee;
 
 /** A whole-list replacement. An empty `set` would be dropped on the wire, so empty = clear. */
-export function listUpdate(values: readonly string[]): ListUpdate {
+function listUpdate(values: readonly string[]): ListUpdate {
   // The SDK's update messages accept plain objects (protobuf-es copies known fields); the
   // ListUpdate class itself is not exported by livekit-server-sdk.
   return (values.length ? { set: [...values] } : { clear: true }) as unknown as ListUpdate;
@@ -299,7 +299,7 @@ export function sdkRule(shape: RuleShape): SdkRule {
 }
 
 /** The protobuf rule message for updates and replaces. */
-export function ruleMessage(shape: RuleShape): SIPDispatchRule {
+function ruleMessage(shape: RuleShape): SIPDispatchRule {
   const pin = shape.pin ?? '';
   switch (shape.kind) {
     case 'direct':
@@ -335,15 +335,7 @@ export function ruleMessage(shape: RuleShape): SIPDispatchRule {
 function agentMetadataObject(metadata: AgentRef['metadata']): Record<string, unknown> {
   if (metadata === undefined || metadata === '') return {};
   if (typeof metadata !== 'string') return metadata;
-  try {
-    const parsed: unknown = JSON.parse(metadata);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
-      return parsed as Record<string, unknown>;
-    }
-  } catch {
-    // Not JSON: plain text.
-  }
-  return { value: metadata };
+  return jsonObject(metadata) ?? { value: metadata };
 }
 
 /** The dispatch (job) metadata JSON for an agent: `{"agent": name, "metadata": {...}}`. */
@@ -366,11 +358,11 @@ function agentDispatchMetadata(agent: AgentRef): string {
  * `agent` → `roomConfig.agents`: LiveKit dispatches the worker pool (`agentName`, AGENT_NAME)
  * into each call's room, and the agent's name and metadata ride in the dispatch metadata.
  */
-export function roomConfigFor(
+function roomConfigFor(
   agent: AgentRef | null | undefined,
   agentName: string,
   base?: RoomConfiguration,
-): RoomConfiguration | undefined {
+): RoomConfiguration {
   const config = base ? base.clone() : new RoomConfiguration();
   config.agents = agent
     ? [new RoomAgentDispatch({ agentName, metadata: agentDispatchMetadata(agent) })]
@@ -380,23 +372,17 @@ export function roomConfigFor(
 
 /** Our dispatch metadata, or undefined when it is not in our format (made elsewhere). */
 function parseAgentDispatch(raw: string): AgentJobMetadata | undefined {
-  if (!raw.startsWith('{')) return undefined;
-  try {
-    const m = JSON.parse(raw) as Record<string, unknown>;
-    const meta = m.metadata ?? {};
-    const ours =
-      typeof m.agent === 'string' &&
-      m.agent !== '' &&
-      typeof meta === 'object' &&
-      meta !== null &&
-      !Array.isArray(meta) &&
-      Object.keys(m).every((k) => k === 'agent' || k === 'metadata');
-    return ours
-      ? { agent: m.agent as string, metadata: meta as Record<string, unknown> }
-      : undefined;
-  } catch {
-    return undefined;
-  }
+  const m = jsonObject(raw);
+  if (!m) return undefined;
+  const meta = m.metadata ?? {};
+  const ours =
+    typeof m.agent === 'string' &&
+    m.agent !== '' &&
+    typeof meta === 'object' &&
+    meta !== null &&
+    !Array.isArray(meta) &&
+    Object.keys(m).every((k) => k === 'agent' || k === 'metadata');
+  return ours ? { agent: m.agent as string, metadata: meta as Record<string, unknown> } : undefined;
 }
 
 /**

@@ -3,10 +3,22 @@ import type { FastifyInstance } from 'fastify';
 import { SipClient } from 'livekit-server-sdk';
 import { buildApp } from '../../src/api/app.js';
 import { type Standin, type StandinOptions, startLiveKitStandin } from '../standin/index.js';
-import { testConfig } from './config.js';
+import { TEST_API_KEY, testConfig } from './config.js';
 
 /** Our side's caller id on the test trunk. */
 export const TRUNK_NUMBER = '+14155550100';
+
+/** The request headers of an authenticated API client. */
+export const AUTH = { authorization: `Bearer ${TEST_API_KEY}` };
+
+/** POST /v1/calls through `inject`, authenticated unless other headers are given. */
+export function postCall(
+  app: FastifyInstance,
+  payload: object,
+  headers: Record<string, string> = AUTH,
+) {
+  return app.inject({ method: 'POST', url: '/v1/calls', headers, payload });
+}
 
 /** Creates an outbound trunk in the stand-in through the SDK; returns its id. */
 export async function createOutboundTrunk(lk: Standin): Promise<string> {

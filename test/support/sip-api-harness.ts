@@ -9,6 +9,12 @@ import { type Standin, type StandinOptions, startLiveKitStandin } from '../stand
 import { appFor } from './calls.js';
 import { TEST_API_KEY, testConfig } from './config.js';
 
+/** The worker pool's LiveKit agent name (AGENT_NAME): what every dispatch must name. */
+export const POOL = 'acme-pool';
+
+/** The dispatch metadata the worker reads as job metadata. */
+export const job = (agent: string, metadata: object = {}) => JSON.stringify({ agent, metadata });
+
 export interface ApiResponse {
   status: number;
   headers: Headers;

@@ -31,8 +31,8 @@ import { eventId } from '../call-events.js';
 import {
   type CallRoomMetadata,
   type CallView,
+  isCallRoom,
   isDisconnected,
-  isSipParticipant,
   newCallId,
   OUTBOUND_SIP_IDENTITY,
   type OutboundCallJob,
@@ -334,9 +334,8 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
               if (err instanceof CallNotFoundError) return undefined;
               throw err;
             });
-            if (!participants) return undefined;
-            const isCall = participants.some(isSipParticipant) || parseRoomMetadata(room.metadata);
-            return isCall ? toCallView(room, participants, now, setupWindowMs) : undefined;
+            if (!participants || !isCallRoom(room, participants)) return undefined;
+            return toCallView(room, participants, now, setupWindowMs);
           }),
         );
         for (const v of views) {
@@ -368,7 +367,7 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
     async (req) => {
       const { id } = req.params;
       const { room, participants } = await findCall(id);
-      if (!room || !(participants.some(isSipParticipant) || parseRoomMetadata(room.metadata))) {
+      if (!room || !isCallRoom(room, participants)) {
         throw new CallNotFoundError(id);
       }
       return toCallView(room, participants, Date.now(), setupWindowMs);
