@@ -15,7 +15,7 @@ import { parseAgentsFile } from '../src/agents/agents-file.js';
 import { agentSettings } from '../src/agents/settings.js';
 import { buildApp } from '../src/api/app.js';
 import { apiSettings } from '../src/api/settings.js';
-import { loadConfig, secretSettingNames } from '../src/core/config.js';
+import { loadConfig, secretNames, secretSettingNames } from '../src/core/config.js';
 import { coreSettings } from '../src/core/settings.js';
 import { telephonySettings } from '../src/telephony/settings.js';
 import { startWorkerMetrics } from '../src/worker/metrics.js';
@@ -43,10 +43,6 @@ const WORKER = 'phone-agents-worker';
 /** The worker's gauge of calls in progress, which the autoscaler reads. */
 const ACTIVE_CALLS_METRIC = 'phone_agents_worker_active_calls';
 
-const secretNames = (fragment: Record<string, { secret?: boolean }>) =>
-  Object.entries(fragment)
-    .filter(([, s]) => s.secret)
-    .map(([n]) => n);
 const allSecretNames = new Set(secretSettingNames);
 /** Secret settings each process reads, by the area fragments it loads. */
 const secretsByContainer = {

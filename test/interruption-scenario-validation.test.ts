@@ -64,11 +64,10 @@ describe('interruption scenario files', () => {
     expect(() => loadScenarios(dir)).toThrowError(
       /x\.json: caller\[0\]\.audio cannot be used \(file not found/,
     );
-    const dir2 = folder({ 'y.json': good, 'clips/bad.wav': 'not audio' });
-    writeFileSync(
-      join(dir2, 'y.json'),
-      JSON.stringify({ ...good, caller: [{ ...good.caller[0], audio: 'clips/bad.wav' }] }),
-    );
+    const dir2 = folder({
+      'y.json': { ...good, caller: [{ ...good.caller[0], audio: 'clips/bad.wav' }] },
+      'clips/bad.wav': 'not audio',
+    });
     expect(() => loadScenarios(dir2)).toThrowError(
       /y\.json: caller\[0\]\.audio cannot be used \(.*not a RIFF\/WAVE file/,
     );

@@ -338,6 +338,17 @@ describe('SIP trunks and dispatch rules', () => {
       numbers: ['+14155550101'],
     } as never);
     expect(replaced).toMatchObject({ sipTrunkId: out.sipTrunkId, address: 'sip2.example.com' });
+    // A field update changes the fields it sets and keeps the others.
+    const patched = await sip.updateSipOutboundTrunkFields(out.sipTrunkId, {
+      name: 'o3',
+      destinationCountry: 'US',
+    });
+    expect(patched).toMatchObject({
+      name: 'o3',
+      destinationCountry: 'US',
+      address: 'sip2.example.com',
+      numbers: ['+14155550101'],
+    });
 
     // Lists come back in id order, as from LiveKit's redis store, not in creation order.
     const ids = (await sip.listSipInboundTrunk()).map((t) => t.sipTrunkId);

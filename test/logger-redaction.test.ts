@@ -34,6 +34,15 @@ describe('logger redaction', () => {
     expect(JSON.stringify(lines[0])).not.toMatch(/abc|hunter2|1234/);
     expect(lines[0]).toMatchObject({ authorization: '[redacted]', pin: '[redacted]' });
   });
+
+  it('censors every secret setting by its variable name', () => {
+    const { log, lines } = capture(true);
+    log.info({ LIVEKIT_API_SECRET: 's1', config: { OPENAI_API_KEY: 's2', REDIS_URL: 's3' } }, 'x');
+    expect(lines[0]).toMatchObject({
+      LIVEKIT_API_SECRET: '[redacted]',
+      config: { OPENAI_API_KEY: '[redacted]', REDIS_URL: '[redacted]' },
+    });
+  });
 });
 
 describe('phone numbers', () => {

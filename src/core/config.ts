@@ -91,7 +91,12 @@ function readProcessEnv(dir: string): NodeJS.ProcessEnv {
   return process.env;
 }
 
+/** The settings of a fragment whose values must never be logged. */
+export function secretNames(fragment: SettingsFragment): string[] {
+  return Object.entries(fragment)
+    .filter(([, s]) => s.secret)
+    .map(([n]) => n);
+}
+
 /** Settings whose values must never be logged. */
-export const secretSettingNames: readonly string[] = Object.entries(allSettings)
-  .filter(([, s]) => (s as { secret?: boolean }).secret)
-  .map(([n]) => n);
+export const secretSettingNames: readonly string[] = secretNames(allSettings);

@@ -4,6 +4,7 @@
  * happens in a separate process when asked for; the hot path only writes JSON.
  */
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import { secretSettingNames } from './config.js';
 import { maskNumber } from './phone.js';
 
 export type { Logger } from 'pino';
@@ -18,9 +19,8 @@ const SECRET_KEYS = [
   'token',
   'pin',
   'digits',
-  'LIVEKIT_API_SECRET',
-  'EVENTS_WEBHOOK_SECRET',
-  'API_KEYS',
+  // Every setting marked secret, by its variable name (a config object logged by mistake).
+  ...secretSettingNames,
 ];
 
 const NUMBER_KEYS = [

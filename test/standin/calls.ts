@@ -439,14 +439,7 @@ export class Calls {
       headerAttributes(headers, trunk?.includeHeaders ?? SIPHeaderOptions.SIP_NO_HEADERS),
     );
     attrs['sip.callStatus'] = 'ringing';
-    const rc = rule.roomConfig;
-    this.rooms.ensure(room, {
-      emptyTimeout: rc?.emptyTimeout,
-      departureTimeout: rc?.departureTimeout,
-      maxParticipants: rc?.maxParticipants,
-      metadata: rc?.metadata,
-      agents: rc?.agents,
-    });
+    this.rooms.ensure(room, rule.roomConfig);
     const call: SipCall = {
       callId,
       callIdFull,

@@ -94,7 +94,6 @@ import {
   ensureRoomList,
   ensureSipAdmin,
   ensureSipCall,
-  type Grants,
 } from './auth.js';
 import { Calls, type SipCall } from './calls.js';
 import type { DialOutcome } from './dialing.js';
@@ -118,7 +117,7 @@ import {
 } from './webhooks.js';
 
 export type { SipCall } from './calls.js';
-export { type DialOutcome, NUMBERS, numberOf, outcomeFor } from './dialing.js';
+export { type DialOutcome, NUMBERS } from './dialing.js';
 export type { RoomEvent } from './rooms.js';
 export type { RecordedRequest } from './server.js';
 
@@ -404,5 +403,3 @@ export async function startLiveKitStandin(options: StandinOptions = {}): Promise
     },
   };
 }
-
-export type { Grants };

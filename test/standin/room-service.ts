@@ -49,14 +49,7 @@ export class RoomService {
   constructor(private readonly rooms: Rooms) {}
 
   createRoom(req: CreateRoomRequest): Room {
-    const { record } = this.rooms.ensure(req.name, {
-      emptyTimeout: req.emptyTimeout,
-      departureTimeout: req.departureTimeout,
-      maxParticipants: req.maxParticipants,
-      metadata: req.metadata,
-      agents: req.agents,
-    });
-    return record.info;
+    return this.rooms.ensure(req.name, req).record.info;
   }
 
   listRooms(req: ListRoomsRequest): ListRoomsResponse {
@@ -148,11 +141,7 @@ export class RoomService {
 
   createDispatch(req: CreateAgentDispatchRequest): AgentDispatch {
     const { record } = this.rooms.ensure(req.room);
-    return this.rooms.addDispatch(record, {
-      agentName: req.agentName,
-      metadata: req.metadata,
-      attributes: req.attributes,
-    });
+    return this.rooms.addDispatch(record, req);
   }
 
   listDispatch(req: ListAgentDispatchRequest): ListAgentDispatchResponse {

@@ -38,6 +38,7 @@ export interface RoomRecord {
   closeTimer?: NodeJS.Timeout;
 }
 
+/** What the stand-in reads of a CreateRoomRequest or a dispatch rule's RoomConfiguration. */
 export interface RoomConfig {
   emptyTimeout?: number;
   departureTimeout?: number;
@@ -82,13 +83,7 @@ export class Rooms extends EventEmitter<{ event: [RoomEvent] }> {
     // A room nobody joins closes after emptyTimeout.
     this.scheduleClose(record, this.opts.emptyTimeoutMs ?? info.emptyTimeout * 1000);
     this.emitEvent('room_started', record);
-    for (const a of config.agents ?? []) {
-      this.addDispatch(record, {
-        agentName: a.agentName,
-        metadata: a.metadata,
-        attributes: a.attributes,
-      });
-    }
+    for (const a of config.agents ?? []) this.addDispatch(record, a);
     return { record, created: true };
   }
 

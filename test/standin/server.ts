@@ -44,8 +44,6 @@ export interface HttpOptions {
   requests: RecordedRequest[];
 }
 
-const PREFIX = '/twirp/livekit.';
-
 export function createHttpServer(opts: HttpOptions): Server {
   const server = createServer((req, res) => {
     handle(req, res, opts).catch((err: unknown) => {
@@ -76,8 +74,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: HttpOptio
   const match = /^\/twirp\/livekit\.([A-Za-z]+)\/(.*)$/.exec(path);
   const service = match?.[1] ?? '';
   const methods = opts.services[service];
-  if (!path.startsWith(PREFIX) || !methods)
-    return sendPlain(res, 404, '404 page not found\n', true);
+  if (!methods) return sendPlain(res, 404, '404 page not found\n', true);
   const methodName = match?.[2] ?? '';
 
   const record: RecordedRequest = {

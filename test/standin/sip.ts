@@ -31,7 +31,7 @@ import {
   type UpdateSIPOutboundTrunkRequest,
 } from '@livekit/protocol';
 import { newId } from './ids.js';
-import { TwirpError, twirpError } from './twirp.js';
+import { twirpError } from './twirp.js';
 
 export interface SipStore {
   inboundTrunks: Map<string, SIPInboundTrunkInfo>;
@@ -182,6 +182,18 @@ function applyListUpdate(list: string[], u: ListUpdate | undefined): string[] {
   return out;
 }
 
+/** Go's applyUpdate for each of `keys`: a field the update sets (proto3 optional) replaces it. */
+function applyFields<T, K extends keyof T>(
+  info: T,
+  update: { [P in K]?: T[P] },
+  keys: readonly K[],
+): void {
+  for (const k of keys) {
+    const v = update[k];
+    if (v !== undefined) info[k] = v as T[K];
+  }
+}
+
 /** The redis store answers in id order (sortProtos), after `page.afterId`, up to `page.limit`. */
 function page<T>(items: T[], id: (t: T) => string, p?: { afterId: string; limit: number }): T[] {
   let out = [...items].sort((a, b) => (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
@@ -298,13 +310,15 @@ export class SipService {
       next.numbers = applyListUpdate(next.numbers, u.numbers);
       next.allowedAddresses = applyListUpdate(next.allowedAddresses, u.allowedAddresses);
       next.allowedNumbers = applyListUpdate(next.allowedNumbers, u.allowedNumbers);
-      if (u.authUsername !== undefined) next.authUsername = u.authUsername;
-      if (u.authPassword !== undefined) next.authPassword = u.authPassword;
-      if (u.authRealm !== undefined) next.authRealm = u.authRealm;
-      if (u.name !== undefined) next.name = u.name;
-      if (u.metadata !== undefined) next.metadata = u.metadata;
-      if (u.mediaEncryption !== undefined) next.mediaEncryption = u.mediaEncryption;
-      if (u.media !== undefined) next.media = u.media;
+      applyFields(next, u, [
+        'authUsername',
+        'authPassword',
+        'authRealm',
+        'name',
+        'metadata',
+        'mediaEncryption',
+        'media',
+      ]);
       validateInboundTrunk(next);
     }
     const others = this.inboundSharing(next.numbers).map((t) =>
@@ -337,17 +351,19 @@ export class SipService {
     } else {
       const u = action.value;
       next = current.clone();
-      if (u.address !== undefined) next.address = u.address;
-      if (u.transport !== undefined) next.transport = u.transport;
-      if (u.destinationCountry !== undefined) next.destinationCountry = u.destinationCountry;
       next.numbers = applyListUpdate(next.numbers, u.numbers);
-      if (u.authUsername !== undefined) next.authUsername = u.authUsername;
-      if (u.authPassword !== undefined) next.authPassword = u.authPassword;
-      if (u.name !== undefined) next.name = u.name;
-      if (u.metadata !== undefined) next.metadata = u.metadata;
-      if (u.mediaEncryption !== undefined) next.mediaEncryption = u.mediaEncryption;
-      if (u.media !== undefined) next.media = u.media;
-      if (u.fromHost !== undefined) next.fromHost = u.fromHost;
+      applyFields(next, u, [
+        'address',
+        'transport',
+        'destinationCountry',
+        'authUsername',
+        'authPassword',
+        'name',
+        'metadata',
+        'mediaEncryption',
+        'media',
+        'fromHost',
+      ]);
       validateOutboundTrunk(next);
     }
     this.store.outboundTrunks.set(next.sipTrunkId, next);
@@ -470,17 +486,13 @@ export class SipService {
       const u = action.value;
       next = current.clone();
       next.trunkIds = applyListUpdate(next.trunkIds, u.trunkIds);
-      if (u.rule) next.rule = u.rule;
-      if (u.name !== undefined) next.name = u.name;
-      if (u.metadata !== undefined) next.metadata = u.metadata;
+      applyFields(next, u, ['rule', 'name', 'metadata', 'mediaEncryption', 'media']);
       for (const [k, v] of Object.entries(u.attributes)) {
         if (v === '') delete next.attributes[k];
         else next.attributes[k] = v;
       }
-      if (u.mediaEncryption !== undefined) next.mediaEncryption = u.mediaEncryption;
-      if (u.media !== undefined) next.media = u.media;
       // Go returns this one as a plain error (unknown 500), not invalid_argument.
-      if (!next.rule) throw new TwirpError('unknown', 'missing rule');
+      if (!next.rule) throw twirpError('unknown', 'missing rule');
     }
     const others = this.rulesOn(next.trunkIds).map((r) =>
       r.sipDispatchRuleId === next.sipDispatchRuleId ? next : r,
