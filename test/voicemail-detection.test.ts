@@ -7,7 +7,7 @@
  */
 import { initializeLogger, type VAD, voice } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/core/logger.js';
 import { SimAudioInput } from '../src/sim/audio-input.js';
 import { SimAudioOutput } from '../src/sim/audio-output.js';
@@ -62,7 +62,12 @@ const classifier = () =>
     return 'Hi, this is Acme calling about your order.';
   });
 
-async function outboundCall(clip: { samples: Int16Array; transcript: string }, beepAtGap?: number) {
+async function outboundCall(
+  clip: { samples: Int16Array; transcript: string },
+  beepAtGap?: number,
+  /** false: a session without an LLM, so the check has no classifier to run. */
+  withLlm = true,
+) {
   const clock = new SimClock();
   const input = new SimAudioInput({ clock, sampleRate: RATE });
   const output = new SimAudioOutput({ clock, recordSampleRate: RATE });
@@ -71,7 +76,7 @@ async function outboundCall(clip: { samples: Int16Array; transcript: string }, b
   const session = new voice.AgentSession({
     vad,
     stt,
-    llm: model,
+    ...(withLlm ? { llm: model } : {}),
     tts: new SyntheticTTS(),
     turnHandling: { turnDetection: 'vad' },
   });
@@ -181,6 +186,22 @@ describe('voicemail on an outbound call', () => {
     expect(call.output.events.filter((e) => e.kind === 'start')).toHaveLength(1);
     expect(call.model.calls.at(-1)?.reply?.text).toBe('Hi, this is Acme calling about your order.');
     expect(events).toEqual([]);
+  }, 30_000);
+
+  it('a failed check stops listening for the beep (no per-frame work for the rest of the call)', async () => {
+    const push = vi.spyOn(BeepDetector.prototype, 'push');
+    try {
+      const call = await outboundCall({ samples: greeting, transcript: GREETING }, 400, false);
+      call.clock.start();
+      await expect(handleAnsweringMachine(call.session, options([]))).rejects.toThrow(
+        /no LLM available/,
+      );
+      // The line keeps delivering frames (the beep among them); none reaches the detector.
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(push).not.toHaveBeenCalled();
+    } finally {
+      push.mockRestore();
+    }
   }, 30_000);
 });
 

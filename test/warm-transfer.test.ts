@@ -163,6 +163,18 @@ const subs = (r: RecordedRequest) => {
   return { who: b.identity, tracks: b.trackSids, subscribe: b.subscribe ?? false };
 };
 
+/**
+ * The transfer did not happen: the agent announced it, called the tool, was told `why`, and then
+ * spoke to the caller again (its reply is returned).
+ */
+function expectNoTransfer(result: voice.testing.RunResult, why: string) {
+  result.expect.nextEvent().isMessage({ role: 'assistant' });
+  result.expect.nextEvent().isFunctionCall({ name: 'billing_desk' });
+  const out = result.expect.nextEvent().isFunctionCallOutput().event();
+  expect((out.item as llm.FunctionCallOutput).output).toContain(why);
+  return result.expect.nextEvent().isMessage({ role: 'assistant' }).event();
+}
+
 describe('warm transfer', () => {
   it('accepted by speech: caller on hold, human dialed, isolated, briefed, then bridged', async () => {
     const { call, main, events, human } = await start({ to: NUMBERS.answers });
@@ -283,11 +295,7 @@ describe('warm transfer', () => {
     await call.media.pressDigits(h, '2');
     const result = await run.wait();
 
-    result.expect.nextEvent().isMessage({ role: 'assistant' });
-    result.expect.nextEvent().isFunctionCall({ name: 'billing_desk' });
-    const out = result.expect.nextEvent().isFunctionCallOutput().event();
-    expect((out.item as llm.FunctionCallOutput).output).toContain('the call was declined');
-    const reply = result.expect.nextEvent().isMessage({ role: 'assistant' }).event();
+    const reply = expectNoTransfer(result, 'the call was declined');
     expect((reply.item as llm.ChatMessage).textContent).toContain('take a message');
 
     const reqs = call.callRequests();
@@ -305,11 +313,7 @@ describe('warm transfer', () => {
   it('no answer: the ringing times out, the agent is back with the caller', async () => {
     const { call, main } = await start({ to: NUMBERS.noAnswer, ringTimeoutS: 1 });
     const result = await main.run({ userInput: 'A person please' }).wait();
-    result.expect.nextEvent().isMessage({ role: 'assistant' });
-    result.expect.nextEvent().isFunctionCall({ name: 'billing_desk' });
-    const out = result.expect.nextEvent().isFunctionCallOutput().event();
-    expect((out.item as llm.FunctionCallOutput).output).toContain('nobody answered');
-    result.expect.nextEvent().isMessage({ role: 'assistant' });
+    expectNoTransfer(result, 'nobody answered');
 
     const reqs = call.callRequests();
     expect(reqs.map((r) => [r.method, r.status])).toEqual([
@@ -334,11 +338,7 @@ describe('warm transfer', () => {
       humanAudio: { samples, transcript: text },
     });
     const result = await main.run({ userInput: 'A person please' }).wait();
-    result.expect.nextEvent().isMessage({ role: 'assistant' });
-    result.expect.nextEvent().isFunctionCall({ name: 'billing_desk' });
-    const out = result.expect.nextEvent().isFunctionCallOutput().event();
-    expect((out.item as llm.FunctionCallOutput).output).toContain('went to voicemail');
-    result.expect.nextEvent().isMessage({ role: 'assistant' });
+    expectNoTransfer(result, 'went to voicemail');
 
     // AMD classified the transcript of the greeting; the briefing was never read.
     expect(consultLlm.calls.some((c) => c.userText.includes('leave a message'))).toBe(true);

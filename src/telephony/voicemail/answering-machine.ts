@@ -57,41 +57,43 @@ export async function handleAnsweringMachine(
 ): Promise<AnsweringMachineOutcome> {
   if (o.action === 'off') return { category: 'skipped', action: 'none' };
   const log = o.log.child({ component: 'amd' });
+  // The beep detector runs on every frame of the caller's audio: only until the verdict (and,
+  // when a message is left, the beep), whatever happens, never for the rest of the call.
   const beeps = listenForBeeps(session);
-  const amd = new voice.AMD(session, {
-    llm: o.llm ?? null,
-    stt: null,
-    interruptOnMachine: true,
-    suppressCompatibilityWarning: true,
-    ...o.amd,
-  });
   let verdict: voice.AMDPredictionEvent;
+  let leave: boolean;
+  let beep: Beep | undefined;
   try {
-    verdict = await amd.execute();
+    const amd = new voice.AMD(session, {
+      llm: o.llm ?? null,
+      stt: null,
+      interruptOnMachine: true,
+      suppressCompatibilityWarning: true,
+      ...o.amd,
+    });
+    try {
+      verdict = await amd.execute();
+    } finally {
+      await amd.aclose();
+    }
+    log.info({ category: verdict.category, reason: verdict.reason }, 'answered by');
+    leave =
+      verdict.category === voice.AMDCategory.MACHINE_VM && o.action === 'message' && !!o.message;
+    if (leave) beep = beeps.last() ?? (await beeps.next(o.beepTimeoutMs));
   } finally {
-    await amd.aclose();
-  }
-  log.info({ category: verdict.category, reason: verdict.reason }, 'answered by');
-  const C = voice.AMDCategory;
-  if (!verdict.isMachine) {
     beeps.stop();
-    return { category: verdict.category, action: 'none' };
   }
-  if (verdict.category === C.MACHINE_IVR) {
-    beeps.stop();
+
+  if (!verdict.isMachine) return { category: verdict.category, action: 'none' };
+  if (verdict.category === voice.AMDCategory.MACHINE_IVR) {
     session.generateReply({ instructions: IVR_INSTRUCTIONS });
     return { category: verdict.category, action: 'continued' };
   }
-
-  const leave = verdict.category === C.MACHINE_VM && o.action === 'message' && !!o.message;
   if (!leave) {
-    beeps.stop();
     o.report?.('call.voicemail', { category: verdict.category, action: 'hung-up' });
     await endCall(session, '', 'voicemail');
     return { category: verdict.category, action: 'hung-up' };
   }
-  const beep = beeps.last() ?? (await beeps.next(o.beepTimeoutMs));
-  beeps.stop();
   log.info({ beepHeard: !!beep, freqHz: beep?.freqHz }, 'leaving the voicemail message');
   await endCall(session, o.message!, 'voicemail');
   o.report?.('call.voicemail', {
