@@ -22,9 +22,7 @@ export function isE164(value: string): boolean {
  */
 export function toE164(value: string | undefined, defaultRegion?: CountryCode): string | undefined {
   if (!value) return undefined;
-  let v = value.trim();
-  const uri = /^(?:sips?|tel):([^@;]+)/i.exec(v);
-  if (uri?.[1]) v = uri[1];
+  const v = userPart(value);
   if (!v.startsWith('+')) {
     // Bare digits long enough to carry a country code are tried as international first.
     const international = /^\d{11,15}$/.test(v) ? parsePhoneNumberFromString(`+${v}`) : undefined;
@@ -35,6 +33,16 @@ export function toE164(value: string | undefined, defaultRegion?: CountryCode): 
   }
   const parsed = parsePhoneNumberFromString(v);
   return parsed?.isValid() ? parsed.number : undefined;
+}
+
+/**
+ * The user part of a SIP/tel URI ("sip:+1415...@carrier;user=phone" → "+1415..."), or the value
+ * itself, trimmed. toE164 reads numbers through it; routes match non-E.164 callers (extensions,
+ * SIP users) by it.
+ */
+export function userPart(value: string): string {
+  const m = /^(?:sips?|tel):([^@;]*)/i.exec(value.trim());
+  return (m ? (m[1] ?? '') : value).trim();
 }
 
 /** "+14155550123" → "***0123"; anything shorter than 5 characters is fully masked. */

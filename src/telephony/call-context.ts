@@ -14,7 +14,7 @@
  * outside the API) contributes nothing but a `direction`/`agent` it happens to have.
  */
 import type { CountryCode } from 'libphonenumber-js';
-import { toE164 } from '../core/phone.js';
+import { toE164, userPart } from '../core/phone.js';
 
 export type CallDirection = 'inbound' | 'outbound';
 
@@ -139,15 +139,6 @@ export function buildCallContext(input: CallContextInput): CallContext {
   assign(ctx, 'roomName', input.roomName);
   assign(ctx, 'participantIdentity', input.participantIdentity);
   return ctx;
-}
-
-/**
- * The user part of a SIP/tel URI ("sip:+1415...@carrier;user=phone" → "+1415..."), or the value
- * itself. Used to match non-E.164 callers (extensions, SIP users) in routes.
- */
-export function userPart(value: string): string {
-  const m = /^(?:sips?|tel):([^@;]*)/i.exec(value.trim());
-  return (m ? (m[1] ?? '') : value).trim();
 }
 
 /**

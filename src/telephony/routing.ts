@@ -18,7 +18,8 @@
  *   no `callerNumber` pattern; use `callerHidden: true` for those.
  */
 import type { AgentsConfig, RouteMatch, RouteSpec } from '../agents/agents-file.js';
-import { type CallContext, userPart } from './call-context.js';
+import { userPart } from '../core/phone.js';
+import type { CallContext } from './call-context.js';
 
 export type RouteDecision =
   /** Connect this agent. `route` names the rule that decided (for logs and metrics). */
