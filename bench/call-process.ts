@@ -9,13 +9,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { initializeLogger, VADEventType } from '@livekit/agents';
 import { loadVAD } from '../src/agents/providers.js';
+import { warmUpVad } from '../src/call/session.js';
 import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/logger.js';
 import { loadScenario, prepareSimulation, simulateCall } from '../src/sim/call-simulator.js';
 import type { SimClock } from '../src/sim/clock.js';
 import { SyntheticTTS } from '../src/sim/synthetic-tts.js';
 import { loadNoiseSuppression } from '../src/telephony/noise/index.js';
-import { warmUpVad } from '../src/worker/session.js';
 import { warmUpCall } from '../src/worker/warm-up-call.js';
 
 export interface CallProcessReport {
@@ -55,7 +55,7 @@ async function main(): Promise<CallProcessReport> {
   const scenario = loadScenario(scenarioPath);
   const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseSuppression(config, log)]);
   await warmUpVad(vad);
-  // What a worker's job process loads in prewarm (src/worker/agent.ts), plus the scenario's audio.
+  // What a worker's job process loads in prewarm (src/worker/job-entry.ts), plus the scenario's audio.
   const call = await prepareSimulation({
     scenario,
     baseDir: dirname(scenarioPath),

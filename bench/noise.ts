@@ -19,8 +19,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readWav, toMono } from '../src/core/wav.js';
 import { activeRms, clip16, type NoiseKind, noise, noiseKinds, seedOf } from '../src/sim/noise.js';
-import { readWav, toMono } from '../src/sim/wav.js';
 import {
   align,
   estimateDelay,

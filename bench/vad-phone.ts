@@ -13,8 +13,8 @@ import { initializeLogger, VADEventType } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { AudioFrame } from '@livekit/rtc-node';
 import { phoneVadDefaults } from '../src/agents/providers.js';
+import { readWav, toMono } from '../src/core/wav.js';
 import { activeRms, addInto, mixNoise } from '../src/sim/noise.js';
-import { readWav, toMono } from '../src/sim/wav.js';
 
 const RATE = 8000;
 const LEAD_MS = 500;

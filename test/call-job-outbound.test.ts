@@ -1,5 +1,5 @@
 /**
- * Outbound calls in the call job (src/worker/call-job.ts): the agent says nothing until the
+ * Outbound calls in the call job (src/call/call-job.ts): the agent says nothing until the
  * callee picked up (`sip.callStatus` = `active`), and a call that is never answered (or is
  * declined) ends cleanly without a session. The line is a test transport (no LiveKit server
  * runs here); the session behind it is the real phone session with Silero VAD.
@@ -10,24 +10,24 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadAgentsFile } from '../src/agents/agents-file.js';
 import { defaultCodeTools } from '../src/agents/code-tools.js';
 import { loadVAD } from '../src/agents/providers.js';
-import { createLogger } from '../src/core/logger.js';
-import { SimAudioInput } from '../src/sim/audio-input.js';
-import { SimAudioOutput } from '../src/sim/audio-output.js';
-import { SimClock } from '../src/sim/clock.js';
-import { ScriptedLLM } from '../src/sim/scripted-llm.js';
-import { ScriptedSTT } from '../src/sim/scripted-stt.js';
-import { SyntheticTTS } from '../src/sim/synthetic-tts.js';
-import { SimCallMedia } from '../src/telephony/call-media-sim.js';
-import { resolveSoftAckOptions } from '../src/telephony/interruption/index.js';
 import {
   type Caller,
   type CallSessionFactory,
   type CallSessionParts,
   type CallTransport,
   runCallJob,
-} from '../src/worker/call-job.js';
-import type { CallReporter } from '../src/worker/call-report.js';
-import { createPhoneSessionFactory } from '../src/worker/session.js';
+} from '../src/call/call-job.js';
+import type { CallReporter } from '../src/call/call-report.js';
+import { createPhoneSessionFactory } from '../src/call/session.js';
+import { createLogger } from '../src/core/logger.js';
+import { SimAudioInput } from '../src/sim/audio-input.js';
+import { SimAudioOutput } from '../src/sim/audio-output.js';
+import { SimClock } from '../src/sim/clock.js';
+import { ScriptedLLM } from '../src/sim/scripted-llm.js';
+import { ScriptedSTT } from '../src/sim/scripted-stt.js';
+import { SimCallMedia } from '../src/sim/sim-call-media.js';
+import { SyntheticTTS } from '../src/sim/synthetic-tts.js';
+import { resolveSoftAckOptions } from '../src/telephony/interruption/index.js';
 import { testConfig } from './support/config.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');

@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadAgentsFile, parseAgentsFile } from '../src/agents/agents-file.js';
 import { defaultCodeTools } from '../src/agents/code-tools.js';
+import { type RouteLog, route } from '../src/agents/routing.js';
 import { buildCallContext } from '../src/telephony/call-context.js';
-import { type RouteLog, route } from '../src/telephony/routing.js';
 
 const example = loadAgentsFile(resolve(__dirname, '../config/agents.example.yaml'), {
   env: { TOOLS_SECRET: 'test-secret' },

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeWav } from '../src/core/wav.js';
 import { loadScenarios } from '../src/eval/scenarios.js';
-import { encodeWav } from '../src/sim/wav.js';
 
 const corpus = resolve(import.meta.dirname, '../../shared/corpus/interruptions');
 const dirs: string[] = [];

@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { initializeLogger } from '@livekit/agents';
 import { AudioFrame, isFrameProcessor } from '@livekit/rtc-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readWav, toMono } from '../src/core/wav.js';
 import { SimAudioInput } from '../src/sim/audio-input.js';
 import { SimClock } from '../src/sim/clock.js';
 import { activeRms, clip16, type NoiseKind, noise, rms } from '../src/sim/noise.js';
-import { readWav, toMono } from '../src/sim/wav.js';
 import {
   createNoiseSuppressor,
   loadNoiseSuppression,

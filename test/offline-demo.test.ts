@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readWav } from '../src/sim/wav.js';
+import { readWav } from '../src/core/wav.js';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);

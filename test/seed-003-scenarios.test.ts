@@ -8,9 +8,9 @@ import { initializeLogger, type VAD } from '@livekit/agents';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadVAD } from '../src/agents/providers.js';
 import { loadConfig } from '../src/core/config.js';
+import { readWav } from '../src/core/wav.js';
 import { REPLY_TEXT, runScenario, type ScenarioRun } from '../src/eval/run-scenario.js';
 import type { CallerEvent, Scenario } from '../src/eval/scenarios.js';
-import { readWav } from '../src/sim/wav.js';
 
 const clips = resolve(import.meta.dirname, '../../shared/corpus/interruptions/clips');
 const RATE = 8000;

@@ -8,13 +8,13 @@ import { initializeLogger, type VAD } from '@livekit/agents';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadVAD } from '../src/agents/providers.js';
 import { createLogger } from '../src/core/logger.js';
+import { readWav } from '../src/core/wav.js';
 import {
   type Scenario,
   type SimResult,
   type SimTimelineEntry,
   simulateCall,
 } from '../src/sim/call-simulator.js';
-import { readWav } from '../src/sim/wav.js';
 import { loadNoiseSuppression } from '../src/telephony/noise/index.js';
 import { testConfig } from './support/config.js';
 

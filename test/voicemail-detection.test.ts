@@ -9,6 +9,7 @@ import { initializeLogger, type VAD, voice } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../src/core/logger.js';
+import { resample } from '../src/core/wav.js';
 import { SimAudioInput } from '../src/sim/audio-input.js';
 import { SimAudioOutput } from '../src/sim/audio-output.js';
 import { SimClock } from '../src/sim/clock.js';
@@ -17,7 +18,6 @@ import { speak } from '../src/sim/offline-tts.js';
 import { ScriptedLLM } from '../src/sim/scripted-llm.js';
 import { ScriptedSTT } from '../src/sim/scripted-stt.js';
 import { SyntheticTTS } from '../src/sim/synthetic-tts.js';
-import { resample } from '../src/sim/wav.js';
 import {
   type AnsweringMachineOptions,
   handleAnsweringMachine,

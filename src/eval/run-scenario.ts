@@ -9,6 +9,7 @@
 import type { ReadableStream } from 'node:stream/web';
 import { type VAD, voice } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
+import { concat } from '../core/wav.js';
 import { SimAudioInput } from '../sim/audio-input.js';
 import { type PlayingInterval, SimAudioOutput } from '../sim/audio-output.js';
 import { SimClock } from '../sim/clock.js';
@@ -16,7 +17,6 @@ import { activeRms, addInto, mixNoise, seedOf } from '../sim/noise.js';
 import { ScriptedLLM } from '../sim/scripted-llm.js';
 import { defaultSttTiming, ScriptedSTT, type SttTiming } from '../sim/scripted-stt.js';
 import { SyntheticTTS, syntheticSpeechStream } from '../sim/synthetic-tts.js';
-import { concat } from '../sim/wav.js';
 import {
   attachInterruptionPolicy,
   type DecisionRecord,

@@ -9,8 +9,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { ScenarioInvalidError } from '../core/errors.js';
+import { readWav, resample, toMono } from '../core/wav.js';
 import { noiseKinds } from '../sim/noise.js';
-import { readWav, resample, toMono } from '../sim/wav.js';
 
 export const SCENARIO_SAMPLE_RATE = 8000;
 const DEFAULT_DEADLINE_MS = 1500;

@@ -14,9 +14,9 @@
 import { ReadableStream, type ReadableStreamDefaultController } from 'node:stream/web';
 import { voice } from '@livekit/agents';
 import { AudioFrame, type FrameProcessor } from '@livekit/rtc-node';
+import { concat } from '../core/wav.js';
 import type { SimClock } from './clock.js';
 import { clip16 } from './noise.js';
-import { concat } from './wav.js';
 
 export interface SimAudioInputOptions {
   clock: SimClock;

@@ -10,8 +10,8 @@
  */
 import { voice } from '@livekit/agents';
 import type { AudioFrame } from '@livekit/rtc-node';
+import { resample } from '../core/wav.js';
 import type { SimClock } from './clock.js';
-import { resample } from './wav.js';
 
 export type PlaybackEventKind = 'start' | 'pause' | 'resume' | 'clear' | 'finish';
 

@@ -1,6 +1,6 @@
 /**
- * A phone call without LiveKit, keys or network: the product's call job (src/worker/call-job.ts)
- * and phone session (src/worker/session.ts) run over a simulated line.
+ * A phone call without LiveKit, keys or network: the product's call job (src/call/call-job.ts)
+ * and phone session (src/call/session.ts) run over a simulated line.
  *
  * - The caller is a scenario (examples/demo-call.json): lines said at moments relative to what
  *   the agent does (after it finished talking, or so many ms into a given reply), as narrowband
@@ -28,29 +28,29 @@ import { type AgentsConfig, handoffToolName, loadAgentsFile } from '../agents/ag
 import { type CodeToolRegistry, defaultCodeTools } from '../agents/code-tools.js';
 import { createLLM, PHONE_SAMPLE_RATE } from '../agents/providers.js';
 import type { PhoneSessionData } from '../agents/session-data.js';
-import type { Config } from '../core/config.js';
-import { ConfigError } from '../core/errors.js';
-import { createLiveKitClients, type LiveKitClients } from '../core/livekit.js';
-import type { Logger } from '../core/logger.js';
-import { maskNumber } from '../core/phone.js';
-import { SimCallMedia } from '../telephony/call-media-sim.js';
-import { resolveSoftAckOptions } from '../telephony/interruption/index.js';
-import type { NoiseSuppression } from '../telephony/noise/index.js';
 import {
   type Caller,
   type CallJobOptions,
   type CallSessionParts,
   type CallTransport,
   runCallJob,
-} from '../worker/call-job.js';
-import type { CallMetrics, CallSummary, TimelineEvent } from '../worker/call-metrics.js';
-import type { CallReporter, WorkerEventType } from '../worker/call-report.js';
+} from '../call/call-job.js';
+import type { CallMetrics, CallSummary, TimelineEvent } from '../call/call-metrics.js';
+import type { CallReporter, WorkerEventType } from '../call/call-report.js';
 import {
   createPhoneSessionFactory,
   type SessionModels,
   type TelephonyDeps,
   telephonyDeps,
-} from '../worker/session.js';
+} from '../call/session.js';
+import type { Config } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
+import { createLiveKitClients, type LiveKitClients } from '../core/livekit.js';
+import type { Logger } from '../core/logger.js';
+import { maskNumber } from '../core/phone.js';
+import { concat, interleave, readWav, resample, toMono, writeWav } from '../core/wav.js';
+import { resolveSoftAckOptions } from '../telephony/interruption/index.js';
+import type { NoiseSuppression } from '../telephony/noise/index.js';
 import { SimAudioInput } from './audio-input.js';
 import { SimAudioOutput } from './audio-output.js';
 import { LagMonitor, type LagStats, SimClock } from './clock.js';
@@ -58,8 +58,8 @@ import { activeRms, mixNoise, type NoiseKind, noiseKinds, seedOf } from './noise
 import { OfflineTTS, speak } from './offline-tts.js';
 import { ScriptedLLM, type ScriptedReply } from './scripted-llm.js';
 import { ScriptedSTT } from './scripted-stt.js';
+import { SimCallMedia } from './sim-call-media.js';
 import { syntheticSpeech } from './synthetic-tts.js';
-import { concat, interleave, readWav, resample, toMono, writeWav } from './wav.js';
 
 // ── scenario format ──────────────────────────────────────────────────────────────────────────
 
@@ -194,7 +194,7 @@ export interface PrepareOptions {
 /**
  * A scenario ready to run: the agents file parsed, the telephony features' dependencies (hold
  * audio, LiveKit clients) loaded, caller audio and line noise rendered, the TTS warmed. A
- * worker's job process does the same work in prewarm (src/worker/agent.ts), so a call's own
+ * worker's job process does the same work in prewarm (src/worker/job-entry.ts), so a call's own
  * CPU starts at the first ring, in the benchmark as in production.
  */
 export interface PreparedSimulation {

@@ -14,8 +14,8 @@ import { pathToFileURL } from 'node:url';
 import type { ESpeakNGWorker } from '@echogarden/espeak-ng-emscripten';
 import { type APIConnectOptions, tts } from '@livekit/agents';
 import { AudioFrame, AudioResampler, AudioResamplerQuality } from '@livekit/rtc-node';
+import { concat } from '../core/wav.js';
 import { deliverFrames } from './tts-frames.js';
-import { concat } from './wav.js';
 
 export interface OfflineVoice {
   /** eSpeak voice with optional variant: `en-us`, `en-us+f3`, `en-gb+m3`. */

@@ -8,7 +8,7 @@
  *   LiveKit stand-in;
  * - room-side operations (seeing participants, their tracks and key presses; publishing hold
  *   audio, a consultation voice, DTMF) need the agent's own room connection: `CallMedia`, with a
- *   room implementation (call-media-room.ts) and a simulator one (call-media-sim.ts), so
+ *   room implementation (src/worker/room-call-media.ts) and a simulator one (src/sim/sim-call-media.ts), so
  *   session-level tests run without a room.
  */
 import type { voice } from '@livekit/agents';

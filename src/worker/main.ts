@@ -2,7 +2,7 @@
  * The agent worker: `npm run start:worker` (production) or `npm run dev:worker`.
  *
  * Registers with LiveKit under AGENT_NAME for explicit dispatch (dispatch rules, the API's
- * outbound calls). Each call runs in its own job process (agent.ts). The worker reports its
+ * outbound calls). Each call runs in its own job process (job-entry.ts). The worker reports its
  * load as calls in progress of MAX_CONCURRENT_CALLS or CPU of WORKER_MAX_CPU, whichever is
  * higher, so LiveKit stops sending calls to a full worker; between load reports a job request is
  * also refused when the worker already runs MAX_CONCURRENT_CALLS. The calls in progress are also
@@ -37,7 +37,7 @@ const config = checkedConfig();
 applyJobProcessFlags(config);
 
 // The job file sits beside this one, .ts under tsx and .js when built.
-const agentFile = fileURLToPath(new URL(`./agent${extname(import.meta.url)}`, import.meta.url));
+const agentFile = fileURLToPath(new URL(`./job-entry${extname(import.meta.url)}`, import.meta.url));
 
 // The SDK's own CPU measure (cgroup-aware), reused rather than rewritten.
 const sdkCpuLoad = new ServerOptions({ agent: agentFile }).loadFunc;
@@ -92,7 +92,7 @@ cli.runApp(
     // Running calls may last up to their limit; a minute more for the summary to go out.
     drainTimeout: (config.MAX_CALL_DURATION_S + 60) * 1000,
     port: config.WORKER_HEALTH_PORT,
-    // Prewarm loads the models and rehearses a call (agent.ts): several seconds on a busy node.
+    // Prewarm loads the models and rehearses a call (job-entry.ts): several seconds on a busy node.
     initializeProcessTimeout: 60_000,
   }),
 );

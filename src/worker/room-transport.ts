@@ -17,10 +17,10 @@ import {
   RoomEvent,
 } from '@livekit/rtc-node';
 import { PHONE_SAMPLE_RATE } from '../agents/providers.js';
+import type { Caller, CallSessionParts, CallTransport } from '../call/call-job.js';
 import type { Logger } from '../core/logger.js';
-import { RoomCallMedia } from '../telephony/call-media-room.js';
-import type { Caller, CallSessionParts, CallTransport } from './call-job.js';
 import { RoomAudioInput } from './room-audio-input.js';
+import { RoomCallMedia } from './room-call-media.js';
 
 export class RoomTransport implements CallTransport {
   readonly closed: Promise<string>;

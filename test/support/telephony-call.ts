@@ -8,8 +8,8 @@
 import { SipClient } from 'livekit-server-sdk';
 import { createLiveKitClients } from '../../src/core/livekit.js';
 import { createLogger, type Logger } from '../../src/core/logger.js';
+import { SimCallMedia, type SimCallMediaOptions } from '../../src/sim/sim-call-media.js';
 import { type CallControl, createCallControl } from '../../src/telephony/call-control.js';
-import { SimCallMedia, type SimCallMediaOptions } from '../../src/telephony/call-media-sim.js';
 import { type Standin, startLiveKitStandin } from '../standin/index.js';
 
 export const OUR_NUMBER = '+14155550100';

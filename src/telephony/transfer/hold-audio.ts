@@ -3,7 +3,7 @@
  * two-note chime every three seconds, generated so the image ships no audio asset.
  */
 import { ConfigError } from '../../core/errors.js';
-import { readWav, toMono } from '../../sim/wav.js';
+import { readWav, toMono } from '../../core/wav.js';
 import type { HoldAudio } from '../call-control.js';
 
 const RATE = 16000;

@@ -8,7 +8,13 @@
  * server-side subscription calls the transfer makes carry real-looking sids.
  */
 import type { voice } from '@livekit/agents';
-import type { CallMedia, HoldAudio, LocalTrack, Party, PartyEvent } from './call-control.js';
+import type {
+  CallMedia,
+  HoldAudio,
+  LocalTrack,
+  Party,
+  PartyEvent,
+} from '../telephony/call-control.js';
 
 export interface SimCallMediaOptions {
   /**

@@ -7,15 +7,15 @@ import { defineAgent, type JobContext, type JobProcess } from '@livekit/agents';
 import { loadAgentsFile } from '../agents/agents-file.js';
 import { defaultCodeTools } from '../agents/code-tools.js';
 import { agentModels, createTurnDetector, loadVAD, sessionModels } from '../agents/providers.js';
+import { runCallJob } from '../call/call-job.js';
+import { createCallReporter } from '../call/call-report.js';
+import { createPhoneSessionFactory, telephonyDeps, warmUpVad } from '../call/session.js';
 import { loadConfig } from '../core/config.js';
 import { createLiveKitClients } from '../core/livekit.js';
 import { createLogger } from '../core/logger.js';
 import { resolveSoftAckOptions } from '../telephony/interruption/index.js';
 import { loadNoiseSuppression } from '../telephony/noise/index.js';
-import { runCallJob } from './call-job.js';
-import { createCallReporter } from './call-report.js';
 import { RoomTransport } from './room-transport.js';
-import { createPhoneSessionFactory, telephonyDeps, warmUpVad } from './session.js';
 import { warmUpCall } from './warm-up-call.js';
 
 type ProcessData = {

@@ -18,8 +18,14 @@ import {
   TrackPublishOptions,
   TrackSource,
 } from '@livekit/rtc-node';
-import type { CallMedia, HoldAudio, LocalTrack, Party, PartyEvent } from './call-control.js';
-import { dtmfCode } from './dtmf/digits.js';
+import type {
+  CallMedia,
+  HoldAudio,
+  LocalTrack,
+  Party,
+  PartyEvent,
+} from '../telephony/call-control.js';
+import { dtmfCode } from '../telephony/dtmf/digits.js';
 
 const FRAME_MS = 20;
 const PUBLISH_WAIT_MS = 5000;

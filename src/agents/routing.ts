@@ -17,9 +17,10 @@
  *   SIP users), against the raw user part (`sip:1001@pbx` → `1001`). A hidden caller matches
  *   no `callerNumber` pattern; use `callerHidden: true` for those.
  */
-import type { AgentsConfig, RouteMatch, RouteSpec } from '../agents/agents-file.js';
+
 import { userPart } from '../core/phone.js';
-import type { CallContext } from './call-context.js';
+import type { CallContext } from '../telephony/call-context.js';
+import type { AgentsConfig, RouteMatch, RouteSpec } from './agents-file.js';
 
 export type RouteDecision =
   /** Connect this agent. `route` names the rule that decided (for logs and metrics). */

@@ -16,11 +16,11 @@
  */
 import { voice } from '@livekit/agents';
 import type { AgentsConfig } from '../agents/agents-file.js';
+import { route } from '../agents/routing.js';
 import type { Logger } from '../core/logger.js';
 import { buildCallContext, type CallContext, parseJobMetadata } from '../telephony/call-context.js';
 import type { CallControl, CallMedia } from '../telephony/call-control.js';
 import type { NoiseSuppression } from '../telephony/noise/index.js';
-import { route } from '../telephony/routing.js';
 import type { TransferMark } from '../telephony/tools.js';
 import { superviseBridge } from '../telephony/transfer/bridge.js';
 import type { CallEventSink } from '../telephony/voicemail/answering-machine.js';
