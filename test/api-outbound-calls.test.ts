@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { OutboundCallJob } from '../src/api/calls-model.js';
+import type { OutboundCallJob } from '../src/core/job-metadata.js';
 import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
 import {
   AUTH,

@@ -12,7 +12,7 @@ import { type ValueError, ValueErrorType } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import { ConfigError } from '../core/errors.js';
-import { isE164 } from '../core/phone.js';
+import { transferTarget } from '../core/phone.js';
 import { InterruptionOverridesSchema } from '../telephony/interruption/options.js';
 
 // ── schema ──────────────────────────────────────────────────────────────────────────────────
@@ -417,10 +417,10 @@ function checkHttpUrl(value: string): string | undefined {
   }
 }
 
+/** A destination as a URI (a bare number is the API's shorthand, not the file's). */
 function checkTransferTarget(to: string): string | undefined {
-  const tel = /^tel:(.+)$/i.exec(to);
-  if (tel) return isE164(tel[1]!) ? undefined : 'tel: must be followed by an E.164 number';
-  if (/^sips?:[^@\s]+@[^@\s]+$/i.test(to)) return undefined;
+  if (/^(tel|sips?):/i.test(to) && transferTarget(to)) return undefined;
+  if (/^tel:/i.test(to)) return 'tel: must be followed by an E.164 number';
   return 'must be tel:+<E.164 number> or sip:user@host';
 }
 

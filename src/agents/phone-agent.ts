@@ -75,11 +75,6 @@ export class PhoneAgent extends voice.Agent<PhoneSessionData> {
     return this.spec.name;
   }
 
-  /** Where this agent may transfer the call (used by the telephony transfer tools). */
-  get transfers(): readonly TransferSpec[] {
-    return this.spec.transfers ?? [];
-  }
-
   override async onEnter(): Promise<void> {
     const data = this.session.userData as PhoneSessionData | undefined;
     if (data) data.currentAgent = this.spec.name;

@@ -3,10 +3,11 @@
  * with a SIP participant; its id is the room name (`call-<uuid>` for outbound calls, the
  * dispatch rule's room name for inbound ones). Its status comes from the SIP participant's
  * `sip.callStatus` attribute. Outbound rooms carry `CallRoomMetadata`; the agent receives the
- * request as `OutboundCallJob` in its job metadata (the contract: `AgentJobMetadata`).
+ * request as `OutboundCallJob` in its job metadata (the contract: src/core/job-metadata.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { ParticipantInfo, Room } from 'livekit-server-sdk';
+import { type CallDirection, jsonObject } from '../core/job-metadata.js';
 
 const CALL_ID_PREFIX = 'call-';
 /** Identity of the phone participant of outbound calls (the SDK's own default is ambiguous). */
@@ -17,54 +18,9 @@ const KIND_SIP = 3;
 const STATE_DISCONNECTED = 3;
 
 export type CallStatus = 'dialing' | 'ringing' | 'active' | 'ended' | 'failed';
-export type CallDirection = 'outbound' | 'inbound';
 
 export function newCallId(): string {
   return CALL_ID_PREFIX + randomUUID();
-}
-
-/**
- * The job metadata contract between the API and the worker (`ctx.job.metadata`, JSON). LiveKit
- * dispatches the worker pool by its registered name (AGENT_NAME, the same setting for both);
- * which agent of the agents file takes the call travels here:
- *
- * - `agent`: the agents-file agent the API was asked for (the API's `agent.name`). The worker
- *   connects it (routing's `metadata.agent`); an agent the file lacks → warning + routes.
- * - `metadata`: the user's metadata for the agent, an object. The agents file's `metadata:`
- *   route conditions match its keys, and the agent and its HTTP tools see it as the call's
- *   metadata.
- *
- * Dispatch rules and routed numbers carry exactly these two keys; outbound calls add the call
- * fields (`OutboundCallJob`).
- */
-export interface AgentJobMetadata {
-  agent: string;
-  metadata: Record<string, unknown>;
-}
-
-/**
- * Job metadata of an outbound call: the contract above plus the call request. `agent` is absent
- * when the request named none (the agents file's routes choose). `metadata` is the call's
- * `metadata` merged with `agent.metadata` (the agent's keys win: they are addressed to the
- * agent). The worker reads `direction`, `sipParticipantIdentity`, `maxDurationS` and
- * `ringingTimeoutS` from here. Version 2: `agent` became the name (v1: `{ name, metadata }`).
- */
-export interface OutboundCallJob extends Omit<AgentJobMetadata, 'agent'> {
-  agent?: string;
-  kind: 'phone-agents.call';
-  version: 2;
-  direction: 'outbound';
-  callId: string;
-  room: string;
-  to: string;
-  from?: string;
-  trunkId: string;
-  maxDurationS?: number;
-  ringingTimeoutS?: number;
-  waitUntilAnswered: boolean;
-  /** Identity of the SIP participant the agent should wait for. */
-  sipParticipantIdentity: string;
-  createdAt: string;
 }
 
 /** Room metadata marking a room the API created for an outbound call. */
@@ -79,17 +35,6 @@ export interface CallRoomMetadata {
     metadata?: Record<string, string>;
     createdAt: string;
   };
-}
-
-/** The JSON object in a LiveKit metadata string; undefined for anything else (free text too). */
-export function jsonObject(raw: string): Record<string, unknown> | undefined {
-  // Only text opening with "{" can parse to an object: no parse (and throw) for the rest.
-  if (!raw.trimStart().startsWith('{')) return undefined;
-  try {
-    return JSON.parse(raw) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
 }
 
 export function parseRoomMetadata(

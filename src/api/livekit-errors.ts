@@ -1,6 +1,7 @@
 /**
  * Translates what livekit-server-sdk throws into catalog errors, so every route reports
- * LiveKit and SIP failures the same way. The SIP mapping is the API's documented contract:
+ * LiveKit and SIP failures the same way. SIP statuses become outcomes by the one mapping
+ * (src/core/sip-status.ts); each outcome is an HTTP status and code, the API's documented contract:
  *
  * | outcome      | SIP status                   | HTTP | code                    |
  * |--------------|------------------------------|------|-------------------------|
@@ -27,35 +28,8 @@ import {
   SipRejectedError,
   SipUnreachableError,
 } from '../core/errors.js';
+import { sipOutcome } from '../core/sip-status.js';
 import { withProblem } from './problem.js';
-
-export type SipOutcome = 'busy' | 'declined' | 'no-answer' | 'unreachable' | 'rejected';
-
-export function sipOutcome(status: number | undefined): SipOutcome {
-  switch (status) {
-    case 486:
-    case 600:
-      return 'busy';
-    case 603:
-    case 607:
-    case 608:
-      return 'declined';
-    case undefined:
-    case 408:
-    case 480:
-    case 487:
-      return 'no-answer';
-    case 404:
-    case 604:
-    case 500:
-    case 502:
-    case 503:
-    case 504:
-      return 'unreachable';
-    default:
-      return 'rejected';
-  }
-}
 
 const SIP_ERRORS = {
   busy: SipBusyError,

@@ -15,8 +15,8 @@
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { SIPDispatchRuleInfo, SIPInboundTrunkInfo, SipClient } from 'livekit-server-sdk';
 import { ConflictError, NotFoundError } from '../core/errors.js';
+import { jsonObject } from '../core/job-metadata.js';
 import { toE164 } from '../core/phone.js';
-import { jsonObject } from './calls-model.js';
 import type { DispatchRuleCreate } from './schemas/dispatch-rules.js';
 import type { NumberRouting, NumberRoutingSpec } from './schemas/numbers.js';
 import type { InboundTrunkCreate } from './schemas/trunks.js';

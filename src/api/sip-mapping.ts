@@ -27,7 +27,7 @@ import {
   type SipInboundTrunkUpdateOptions,
   type SipOutboundTrunkUpdateOptions,
 } from 'livekit-server-sdk';
-import { type AgentJobMetadata, jsonObject } from './calls-model.js';
+import { type AgentJobMetadata, jsonObject, readAgentDispatch } from '../core/job-metadata.js';
 import { fieldError } from './problem.js';
 import {
   type AgentRef,
@@ -327,7 +327,7 @@ function ruleMessage(shape: RuleShape): SIPDispatchRule {
   }
 }
 
-// ── the agent of a rule (the dispatch contract: AgentJobMetadata in calls-model.ts) ─────────
+// ── the agent of a rule (the dispatch contract: src/core/job-metadata.ts) ──────────────
 /**
  * The agent metadata as an object. Older clients sent a string: a JSON object is parsed, other
  * text is kept as `{ value }` (so their PUTs keep working), "" means none.
@@ -370,21 +370,6 @@ function roomConfigFor(
   return config;
 }
 
-/** Our dispatch metadata, or undefined when it is not in our format (made elsewhere). */
-function parseAgentDispatch(raw: string): AgentJobMetadata | undefined {
-  const m = jsonObject(raw);
-  if (!m) return undefined;
-  const meta = m.metadata ?? {};
-  const ours =
-    typeof m.agent === 'string' &&
-    m.agent !== '' &&
-    typeof meta === 'object' &&
-    meta !== null &&
-    !Array.isArray(meta) &&
-    Object.keys(m).every((k) => k === 'agent' || k === 'metadata');
-  return ours ? { agent: m.agent as string, metadata: meta as Record<string, unknown> } : undefined;
-}
-
 /**
  * The rule's agent as the API shows it: `{ name, metadata: {...} }` for a dispatch of our
  * worker pool in our format; otherwise LiveKit's `agentName` and the raw metadata string, so
@@ -396,7 +381,7 @@ export function agentOf(
 ): { agent: AgentView } | Record<string, never> {
   const a = info.roomConfig?.agents[0];
   if (!a) return {};
-  const ours = a.agentName === agentName ? parseAgentDispatch(a.metadata) : undefined;
+  const ours = a.agentName === agentName ? readAgentDispatch(a.metadata) : undefined;
   return {
     agent: ours
       ? { name: ours.agent, metadata: ours.metadata }

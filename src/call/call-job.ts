@@ -17,8 +17,9 @@
 import { voice } from '@livekit/agents';
 import type { AgentsConfig } from '../agents/agents-file.js';
 import { route } from '../agents/routing.js';
+import { readJobMetadata } from '../core/job-metadata.js';
 import type { Logger } from '../core/logger.js';
-import { buildCallContext, type CallContext, parseJobMetadata } from '../telephony/call-context.js';
+import { buildCallContext, type CallContext } from '../telephony/call-context.js';
 import type { CallControl, CallMedia } from '../telephony/call-control.js';
 import type { NoiseSuppression } from '../telephony/noise/index.js';
 import type { TransferMark } from '../telephony/tools.js';
@@ -138,7 +139,7 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
   const limits: CallLimits = { ...defaultCallLimits, ...opts.limits };
   const callId = transport.callId;
   const log = opts.log.child({ callId });
-  const jobMeta = jobMetaOf(transport.jobMetadata);
+  const jobMeta = readJobMetadata(transport.jobMetadata);
   const stop = new AbortController();
 
   // 1. The phone participant.
@@ -151,7 +152,7 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
     );
   } catch (err) {
     stop.abort();
-    const direction = jobMeta.direction === 'outbound' ? 'outbound' : 'inbound';
+    const direction = jobMeta.direction ?? 'inbound';
     const metrics = new CallMetrics({ callId, direction, now: opts.now });
     opts.onMetrics?.(metrics);
     log.warn({ err: (err as Error).message }, 'call ended before the phone participant joined');
@@ -187,7 +188,7 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
 
   const maxDurationMs = Math.min(
     limits.maxCallDurationMs,
-    positive(jobMeta.maxDurationS) ? jobMeta.maxDurationS * 1000 : Number.POSITIVE_INFINITY,
+    jobMeta.maxDurationS ? jobMeta.maxDurationS * 1000 : Number.POSITIVE_INFINITY,
   );
   const answered = watchAnswered(caller);
   answered.promise.then(
@@ -201,7 +202,7 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
 
   // 3. Outbound: nobody speaks before the callee picked up.
   if (call.direction === 'outbound') {
-    const answerTimeoutMs = positive(jobMeta.ringingTimeoutS)
+    const answerTimeoutMs = jobMeta.ringingTimeoutS
       ? jobMeta.ringingTimeoutS * 1000 + RINGING_MARGIN_MS
       : limits.answerTimeoutMs;
     const status = await Promise.race([
@@ -312,30 +313,6 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
     await reporter.flush(5000);
     return summary;
   }
-}
-
-/** Fields of the job metadata the job reads (the API's OutboundCallJob; absent for inbound). */
-interface JobMeta {
-  direction?: string;
-  sipParticipantIdentity?: string;
-  maxDurationS?: number;
-  ringingTimeoutS?: number;
-}
-
-function jobMetaOf(raw: string): JobMeta {
-  const o = parseJobMetadata(raw);
-  return {
-    ...(typeof o.direction === 'string' ? { direction: o.direction } : {}),
-    ...(typeof o.sipParticipantIdentity === 'string' && o.sipParticipantIdentity
-      ? { sipParticipantIdentity: o.sipParticipantIdentity }
-      : {}),
-    ...(typeof o.maxDurationS === 'number' ? { maxDurationS: o.maxDurationS } : {}),
-    ...(typeof o.ringingTimeoutS === 'number' ? { ringingTimeoutS: o.ringingTimeoutS } : {}),
-  };
-}
-
-function positive(n: number | undefined): n is number {
-  return typeof n === 'number' && Number.isFinite(n) && n > 0;
 }
 
 /**

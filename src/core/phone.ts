@@ -1,16 +1,29 @@
 /**
- * Phone numbers: E.164 validation (libphonenumber-js) and masking for logs.
+ * Phone numbers and phone URIs: E.164 checks (libphonenumber-js), SIP/tel URIs, transfer
+ * destinations, and masking for logs.
+ *
+ * Numbers are accepted when they are *possible* (a country code and a length that country
+ * uses), not only when libphonenumber's bundled metadata calls them *valid* today: carriers
+ * route numbers the metadata does not know yet (new ranges), and developers test with 555
+ * numbers (+1 555 123 0000) that are possible but never valid. Validity stays available as
+ * information (`isValidE164`).
  */
 import {
   type CountryCode,
+  isPossiblePhoneNumber,
   isValidPhoneNumber,
   parsePhoneNumberFromString,
 } from 'libphonenumber-js/max';
 
 const E164_SHAPE = /^\+[1-9]\d{1,14}$/;
 
-/** True for a plausible, correctly formatted E.164 number ("+" country code, digits only). */
+/** True for a correctly formatted, possible E.164 number ("+" country code, digits only). */
 export function isE164(value: string): boolean {
+  return E164_SHAPE.test(value) && isPossiblePhoneNumber(value);
+}
+
+/** True when the number is also valid by libphonenumber's metadata (assigned ranges). */
+export function isValidE164(value: string): boolean {
   return E164_SHAPE.test(value) && isValidPhoneNumber(value);
 }
 
@@ -26,13 +39,13 @@ export function toE164(value: string | undefined, defaultRegion?: CountryCode): 
   if (!v.startsWith('+')) {
     // Bare digits long enough to carry a country code are tried as international first.
     const international = /^\d{11,15}$/.test(v) ? parsePhoneNumberFromString(`+${v}`) : undefined;
-    if (international?.isValid()) return international.number;
+    if (international?.isPossible()) return international.number;
     if (!defaultRegion || !/^[\d\s().-]{4,20}$/.test(v)) return undefined;
     const national = parsePhoneNumberFromString(v, defaultRegion);
-    return national?.isValid() ? national.number : undefined;
+    return national?.isPossible() ? national.number : undefined;
   }
   const parsed = parsePhoneNumberFromString(v);
-  return parsed?.isValid() ? parsed.number : undefined;
+  return parsed?.isPossible() ? parsed.number : undefined;
 }
 
 /**
@@ -43,6 +56,27 @@ export function toE164(value: string | undefined, defaultRegion?: CountryCode): 
 export function userPart(value: string): string {
   const m = /^(?:sips?|tel):([^@;]*)/i.exec(value.trim());
   return (m ? (m[1] ?? '') : value).trim();
+}
+
+/** A transfer destination as SIP REFER and dialing take it. */
+export interface TransferTarget {
+  /** `tel:+<E.164>`, or the `sip:`/`sips:` URI as given. */
+  uri: string;
+  /** The E.164 number of a `tel:` destination (what a warm transfer dials). */
+  number?: string;
+}
+
+const SIP_URI = /^sips?:[^\s@<>"]+@[A-Za-z0-9.-]+(:\d{1,5})?(;[^\s<>"]*)?$/i;
+
+/**
+ * Reads a transfer destination: a bare E.164 number, `tel:+<E.164>`, or `sip:`/`sips:`
+ * user@host (port and parameters allowed). Undefined when it is none of them.
+ */
+export function transferTarget(to: string): TransferTarget | undefined {
+  const t = to.trim();
+  const number = /^(?:tel:)?(\+\d+)$/i.exec(t)?.[1];
+  if (number) return isE164(number) ? { uri: `tel:${number}`, number } : undefined;
+  return SIP_URI.test(t) ? { uri: t } : undefined;
 }
 
 /** "+14155550123" → "***0123"; anything shorter than 5 characters is fully masked. */

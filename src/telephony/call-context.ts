@@ -7,16 +7,17 @@
  * or nothing at all (`hidePhoneNumber`). Numbers are normalised to E.164 where possible and the
  * raw value is kept beside them, so routing and tools never have to re-parse.
  *
- * The job metadata is the API's dispatch contract (AgentJobMetadata in src/api/calls-model.ts):
- * LiveKit dispatches the worker pool (AGENT_NAME), and the JSON names the agent of the agents
- * file (`agent`) and carries the user's metadata (`metadata`), plus, for outbound calls, the
- * call fields (`direction`, `to`, `callId`, ...). Metadata in another format (a dispatch made
+ * The job metadata is the API's dispatch contract (src/core/job-metadata.ts): LiveKit
+ * dispatches the worker pool (AGENT_NAME), and the JSON names the agent of the agents file
+ * (`agent`) and carries the user's metadata (`metadata`), plus, for outbound calls, the call
+ * fields (`direction`, `to`, `callId`, ...). Metadata in another format (a dispatch made
  * outside the API) contributes nothing but a `direction`/`agent` it happens to have.
  */
 import type { CountryCode } from 'libphonenumber-js';
+import { type CallDirection, type JobMetadata, readJobMetadata } from '../core/job-metadata.js';
 import { toE164, userPart } from '../core/phone.js';
 
-export type CallDirection = 'inbound' | 'outbound';
+export type { CallDirection } from '../core/job-metadata.js';
 
 export interface CallContext {
   direction: CallDirection;
@@ -98,8 +99,8 @@ const HIDDEN_VALUES = new Set([
 
 export function buildCallContext(input: CallContextInput): CallContext {
   const attrs = input.attributes ?? {};
-  const job = parseJobMetadata(input.jobMetadata);
-  const metadata = isPlainObject(job.metadata) ? job.metadata : {};
+  const job = readJobMetadata(input.jobMetadata);
+  const metadata = job.metadata;
   const direction = detectDirection(attrs, job);
   const region = input.defaultRegion as CountryCode | undefined;
 
@@ -135,7 +136,7 @@ export function buildCallContext(input: CallContextInput): CallContext {
   assign(ctx, 'ruleId', clean(attrs['sip.ruleID']));
   assign(ctx, 'livekitCallId', clean(attrs['sip.callID']));
   assign(ctx, 'sipCallId', clean(attrs['sip.callIDFull']));
-  assign(ctx, 'requestedAgent', agentNameOf(job.agent));
+  assign(ctx, 'requestedAgent', job.agent);
   assign(ctx, 'roomName', input.roomName);
   assign(ctx, 'participantIdentity', input.participantIdentity);
   return ctx;
@@ -146,36 +147,11 @@ export function buildCallContext(input: CallContextInput): CallContext {
  * `direction: "outbound"` in the job metadata. Without it, an outbound SIP participant is
  * recognised by having no dispatch rule and starting in the `dialing` state.
  */
-function detectDirection(
-  attrs: Readonly<Record<string, string>>,
-  job: Record<string, unknown>,
-): CallDirection {
-  if (job.direction === 'outbound' || job.direction === 'inbound') return job.direction;
+function detectDirection(attrs: Readonly<Record<string, string>>, job: JobMetadata): CallDirection {
+  if (job.direction) return job.direction;
   if (attrs['sip.ruleID']) return 'inbound';
   if (attrs['sip.callStatus'] === 'dialing') return 'outbound';
   return 'inbound';
-}
-
-/** `"billing"`, or `{ "name": "billing" }` (job metadata version 1, and defensively). */
-function agentNameOf(agent: unknown): string | undefined {
-  const name = isPlainObject(agent) ? agent.name : agent;
-  return typeof name === 'string' && name.trim() ? name.trim() : undefined;
-}
-
-/** The job metadata's JSON object; {} when it is empty, not JSON or not an object. */
-export function parseJobMetadata(raw: string | undefined): Record<string, unknown> {
-  if (!raw?.trim()) return {};
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    return isPlainObject(parsed) ? parsed : {};
-  } catch {
-    // Free-text metadata is not ours to interpret.
-    return {};
-  }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function clean(value: string | undefined): string | undefined {

@@ -12,7 +12,6 @@
  */
 import { llm, type voice } from '@livekit/agents';
 import { z } from 'zod';
-import type { TransferSpec } from '../agents/agents-file.js';
 import type { CallControl, HoldAudio } from './call-control.js';
 import { createEndCallTool } from './call-ending/end-call.js';
 import type { DtmfRouter } from './dtmf/router.js';
@@ -21,6 +20,19 @@ import { coldTransfer } from './transfer/cold-transfer.js';
 import { failureInstructions } from './transfer/outcome.js';
 import { warmTransfer } from './transfer/warm-transfer.js';
 import type { CallEventSink } from './voicemail/answering-machine.js';
+
+/** A destination the agent may transfer to (the agents file's `transfers:` entries). */
+export interface TransferDestination {
+  /** The tool's name. */
+  name: string;
+  /** `tel:+E164`, `sip:user@host` or `sips:user@host`. */
+  to: string;
+  /** When the LLM should transfer (the tool description). */
+  description: string;
+  mode?: 'cold' | 'warm';
+  /** Keys dialed once a warm transfer's destination answers. */
+  extension?: string;
+}
 
 /** What the call job finds in `session.userData` after a transfer. */
 export interface TransferMark {
@@ -32,7 +44,7 @@ export interface TransferMark {
 export interface TelephonyToolsOptions {
   control: CallControl;
   direction: 'inbound' | 'outbound';
-  transfers: readonly TransferSpec[];
+  transfers: readonly TransferDestination[];
   ringTimeoutS: number;
   warm: {
     trunkId: string | undefined;
@@ -58,7 +70,7 @@ export function createTelephonyTools(o: TelephonyToolsOptions): llm.ToolContextE
   return tools;
 }
 
-function coldTool(o: TelephonyToolsOptions, t: TransferSpec) {
+function coldTool(o: TelephonyToolsOptions, t: TransferDestination) {
   return llm.tool({
     name: t.name,
     description:
@@ -75,7 +87,7 @@ function coldTool(o: TelephonyToolsOptions, t: TransferSpec) {
   });
 }
 
-function warmTool(o: TelephonyToolsOptions, t: TransferSpec) {
+function warmTool(o: TelephonyToolsOptions, t: TransferDestination) {
   return llm.tool({
     name: t.name,
     description:

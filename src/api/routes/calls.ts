@@ -5,7 +5,7 @@
  *
  * Dispatch: LiveKit agent name = the worker pool's AGENT_NAME (the worker registers under the
  * same setting). `agent.name` is an agent of the agents file; it and the metadata travel in
- * the job metadata (`OutboundCallJob`, calls-model.ts), where the worker picks the agent.
+ * the job metadata (`OutboundCallJob`, src/core/job-metadata.ts), where the worker picks the agent.
  * Without `agent`, the agents file's routes pick it (e.g. by `metadata:` campaign keys).
  *
  * Dialing failures are problem+json with `sipStatusCode` / `sipStatus` when the carrier
@@ -26,7 +26,9 @@ import {
   NotFoundError,
   ValidationError,
 } from '../../core/errors.js';
-import { isE164 } from '../../core/phone.js';
+import type { OutboundCallJob } from '../../core/job-metadata.js';
+import { transferTarget } from '../../core/phone.js';
+import { sipOutcome } from '../../core/sip-status.js';
 import { eventId } from '../call-events.js';
 import {
   type CallRoomMetadata,
@@ -35,13 +37,12 @@ import {
   isDisconnected,
   newCallId,
   OUTBOUND_SIP_IDENTITY,
-  type OutboundCallJob,
   parseRoomMetadata,
   sipParticipantOf,
   toCallView,
 } from '../calls-model.js';
 import { IDEMPOTENCY_KEY_PATTERN, requestFingerprint, runOnce } from '../idempotency.js';
-import { fromLiveKitError, sipOutcome, sipStatusOf } from '../livekit-errors.js';
+import { fromLiveKitError, sipStatusOf } from '../livekit-errors.js';
 import { type Problem, sendProblem, toProblem } from '../problem.js';
 import {
   CallCreated,
@@ -75,16 +76,6 @@ const IdempotencyHeaders = Type.Object({
 });
 
 type Created = Static<typeof CallCreated>;
-
-/** `tel:+E164`, `sip:`/`sips:` user@host, or a bare E.164 number (→ `tel:`). */
-export function transferTarget(to: string): string {
-  const t = to.trim();
-  if (isE164(t)) return `tel:${t}`;
-  const tel = /^tel:(\+\d+)$/i.exec(t);
-  if (tel?.[1] && isE164(tel[1])) return `tel:${tel[1]}`;
-  if (/^sips?:[^\s@<>"]+@[A-Za-z0-9.-]+(:\d{1,5})?(;[^\s<>"]*)?$/i.test(t)) return t;
-  throw new InvalidTransferTargetError(to);
-}
 
 export default async function calls(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -415,7 +406,8 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
     },
     async (req) => {
       const { id } = req.params;
-      const to = transferTarget(req.body.to);
+      const to = transferTarget(req.body.to)?.uri;
+      if (!to) throw new InvalidTransferTargetError(req.body.to);
       const { room, participants } = await findCall(id);
       if (!room) throw new CallNotFoundError(id);
       const sip = sipParticipantOf(participants);

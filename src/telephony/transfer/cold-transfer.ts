@@ -3,8 +3,10 @@
  * On success the carrier connects the caller to the target and the phone participant leaves
  * the room (which ends the job); on failure the caller is still with the agent.
  */
+
+import { transferTarget } from '../../core/phone.js';
 import type { CallControl } from '../call-control.js';
-import { referTarget, type TransferFailure, transferFailure } from './outcome.js';
+import { type TransferFailure, transferFailure } from './outcome.js';
 
 export interface ColdTransferOptions {
   to: string;
@@ -19,7 +21,8 @@ export async function coldTransfer(
   control: CallControl,
   opts: ColdTransferOptions,
 ): Promise<TransferResult> {
-  const to = referTarget(opts.to);
+  // The agents file checked the destination; anything else goes to LiveKit as given.
+  const to = transferTarget(opts.to)?.uri ?? opts.to.trim();
   const log = control.log.child({ callId: control.room, mode: 'cold' });
   log.info('transferring the caller (SIP REFER)');
   try {

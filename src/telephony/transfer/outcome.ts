@@ -1,9 +1,9 @@
 /**
  * How a transfer attempt ended, from what the LiveKit SDK reported, in words the agent can say.
- * The SIP status → outcome mapping is the API's (src/api/livekit-errors.ts `sipOutcome`).
+ * SIP statuses are read by the one mapping the API uses too (src/core/sip-status.ts).
  */
 import { ServerError, SipCallError } from 'livekit-server-sdk';
-import { type SipOutcome, sipOutcome } from '../../api/livekit-errors.js';
+import { type SipOutcome, sipOutcome } from '../../core/sip-status.js';
 
 export type TransferFailureReason = SipOutcome | 'voicemail' | 'no-decision' | 'error';
 
@@ -54,16 +54,4 @@ export function failureInstructions(target: string, f: TransferFailure): string 
     'You are still on the line with the caller. Tell them briefly, then offer another option: ' +
     'take a message, try another destination, or arrange a call back.'
   );
-}
-
-/** The number in `tel:+14155550123` / `+14155550123`; undefined for SIP URIs. */
-export function telNumber(to: string): string | undefined {
-  const m = /^(?:tel:)?(\+\d{6,15})$/i.exec(to.trim());
-  return m?.[1];
-}
-
-/** `tel:`/`sip:`/`sips:` URI for REFER (a bare E.164 number becomes `tel:`). */
-export function referTarget(to: string): string {
-  const t = to.trim();
-  return /^\+\d+$/.test(t) ? `tel:${t}` : t;
 }

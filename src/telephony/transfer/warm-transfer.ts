@@ -21,14 +21,10 @@
 
 import type { llm } from '@livekit/agents';
 import { voice } from '@livekit/agents';
+import { transferTarget } from '../../core/phone.js';
 import type { CallControl, HoldAudio, LocalTrack, Party } from '../call-control.js';
 import { ConsultAgent, type ConsultDecision } from './consult-agent.js';
-import {
-  type TransferFailure,
-  type TransferFailureReason,
-  telNumber,
-  transferFailure,
-} from './outcome.js';
+import { type TransferFailure, type TransferFailureReason, transferFailure } from './outcome.js';
 
 export interface WarmTransferOptions {
   /** `tel:+E164` or `+E164` (dialed through `trunkId`). */
@@ -71,7 +67,7 @@ export async function warmTransfer(
   const fail = (reason: TransferFailureReason, detail: string, extra?: Partial<TransferFailure>) =>
     ({ ok: false, to, failure: { reason, detail, ...extra } }) as const;
 
-  const number = telNumber(to);
+  const number = transferTarget(to)?.number;
   if (!number) return fail('error', 'warm transfer needs a tel:+E.164 destination');
   if (!o.trunkId) return fail('error', 'no outbound trunk (set DEFAULT_OUTBOUND_TRUNK_ID)');
 
