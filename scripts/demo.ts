@@ -14,13 +14,9 @@ import { loadVAD } from '../src/agents/providers.js';
 import { loadConfig } from '../src/core/config.js';
 import { isCatalogError } from '../src/core/errors.js';
 import { createLogger } from '../src/core/logger.js';
-import {
-  describeCall,
-  formatEntry,
-  formatSummary,
-  loadScenario,
-  simulateCall,
-} from '../src/sim/call-simulator.js';
+import { simulateCall } from '../src/sim/call-simulator.js';
+import { loadScenario } from '../src/sim/scenario.js';
+import { describeCall, formatEntry, formatSummary } from '../src/sim/timeline.js';
 import { loadNoiseSuppression } from '../src/telephony/noise/index.js';
 
 const repoRoot = resolve(dirname(new URL(import.meta.url).pathname), '..');

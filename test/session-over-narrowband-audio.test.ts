@@ -9,12 +9,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadVAD } from '../src/agents/providers.js';
 import { createLogger } from '../src/core/logger.js';
 import { readWav } from '../src/core/wav.js';
-import {
-  type Scenario,
-  type SimResult,
-  type SimTimelineEntry,
-  simulateCall,
-} from '../src/sim/call-simulator.js';
+import { type SimResult, simulateCall } from '../src/sim/call-simulator.js';
+import type { Scenario } from '../src/sim/scenario.js';
+import type { SimTimelineEntry } from '../src/sim/timeline.js';
 import { loadNoiseSuppression } from '../src/telephony/noise/index.js';
 import { testConfig } from './support/config.js';
 

@@ -15,7 +15,8 @@ import type { VAD } from '@livekit/agents';
 import type { AgentsConfig } from '../agents/agents-file.js';
 import type { Config } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import { type Scenario, type SimResult, simulateCall } from '../sim/call-simulator.js';
+import { type SimResult, simulateCall } from '../sim/call-simulator.js';
+import type { Scenario } from '../sim/scenario.js';
 import { SyntheticTTS } from '../sim/synthetic-tts.js';
 import type { NoiseSuppression } from '../telephony/noise/index.js';
 

@@ -1,0 +1,124 @@
+/**
+ * The simulator's scenario format (examples/demo-call.json): who calls, the caller's lines said
+ * at moments relative to what the agent does (after it finished talking, or so many ms into a
+ * given reply) as narrowband WAV clips, offline speech or a synthetic speech-like tone, optional
+ * line noise under all of it, and the deterministic LLM's rules. Validated on load; errors name
+ * the file and the JSON path.
+ */
+import { readFileSync } from 'node:fs';
+import { type Static, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { ConfigError } from '../core/errors.js';
+import { noiseKinds } from './noise.js';
+
+const AudioPart = Type.Union([
+  Type.String({ minLength: 1, description: 'WAV file, relative to the scenario file' }),
+  Type.Object({ tts: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+  /** A speech-like tone of this many ms: Silero hears speech; no file and no TTS needed. */
+  Type.Object(
+    { synthetic: Type.Integer({ minimum: 20, maximum: 60_000 }) },
+    { additionalProperties: false },
+  ),
+]);
+
+const Trigger = {
+  /** `agent-done`: `delayMs` after the agent finished talking (it spoke since the last line). */
+  after: Type.Union([Type.Literal('agent-done'), Type.Literal('reply-start')]),
+  /** With `reply-start`: the id of the scripted reply whose start anchors `delayMs`. */
+  reply: Type.Optional(Type.String()),
+  delayMs: Type.Integer({ minimum: 0, maximum: 120_000 }),
+};
+
+const CallerLine = Type.Object(
+  {
+    ...Trigger,
+    /** What the (scripted) speech-to-text hears. */
+    say: Type.Optional(Type.String()),
+    /** Keys the caller presses instead of speaking (e.g. "1", or "4711#" when asked for digits). */
+    dtmf: Type.Optional(Type.String({ pattern: '^[0-9*#]+$' })),
+    /** The audio, in order (default: the `say` text spoken by the offline TTS). */
+    audio: Type.Optional(Type.Array(AudioPart, { minItems: 1 })),
+    /** eSpeak voice for synthesised caller audio. */
+    voice: Type.Optional(Type.String()),
+    /** What a good agent does with it: checked and shown in the timeline. */
+    expect: Type.Optional(
+      Type.Union([Type.Literal('ignore'), Type.Literal('interrupt'), Type.Literal('respond')]),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const LlmRule = Type.Object(
+  {
+    id: Type.Optional(Type.String({ minLength: 1 })),
+    /** Only while this agent talks. */
+    agent: Type.Optional(Type.String()),
+    /** Case-insensitive regular expression over the caller's last words. */
+    match: Type.Optional(Type.String()),
+    reply: Type.Optional(Type.String()),
+    /** Hand the call to this agent (calls its handoff tool). */
+    handoff: Type.Optional(Type.String()),
+    /** Call this tool of the agent (e.g. end_call, collect_digits), after `reply` if any. */
+    tool: Type.Optional(Type.String({ minLength: 1 })),
+    args: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false },
+);
+
+export const ScenarioSchema = Type.Object(
+  {
+    name: Type.String(),
+    description: Type.Optional(Type.String()),
+    /** Agents file, relative to the scenario (default: the repository's example). */
+    agentsFile: Type.Optional(Type.String()),
+    call: Type.Object(
+      {
+        direction: Type.Optional(Type.Literal('inbound')),
+        from: Type.Optional(Type.String()),
+        to: Type.Optional(Type.String()),
+        attributes: Type.Optional(Type.Record(Type.String(), Type.String())),
+      },
+      { additionalProperties: false },
+    ),
+    noise: Type.Optional(
+      Type.Object(
+        {
+          kind: Type.Union(noiseKinds.map((k) => Type.Literal(k))),
+          snrDb: Type.Number({ minimum: -10, maximum: 60 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    caller: Type.Array(CallerLine),
+    /** When the caller hangs up (default: 600 ms after the agent's last words). */
+    hangUp: Type.Optional(Type.Object(Trigger, { additionalProperties: false })),
+    llm: Type.Array(LlmRule),
+  },
+  { additionalProperties: false },
+);
+
+export type Scenario = Static<typeof ScenarioSchema>;
+export type CallerLineSpec = Static<typeof CallerLine>;
+export type TriggerSpec = Pick<CallerLineSpec, 'after' | 'reply' | 'delayMs'>;
+
+/** Reads and validates a scenario; errors name the file and the JSON path. */
+export function loadScenario(path: string): Scenario {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`${path}: ${(err as Error).message}`);
+  }
+  const first = Value.Errors(ScenarioSchema, data).First();
+  if (first) throw new ConfigError(`${path}: ${first.path || '/'}: ${first.message}`);
+  const scenario = data as Scenario;
+  for (const [i, line] of scenario.caller.entries()) {
+    if ((line.say === undefined) === (line.dtmf === undefined)) {
+      throw new ConfigError(`${path}: /caller/${i}: needs exactly one of say or dtmf`);
+    }
+    if (line.after === 'reply-start' && !scenario.llm.some((r) => r.id && r.id === line.reply)) {
+      throw new ConfigError(`${path}: /caller/${i}/reply: no llm rule has id "${line.reply}"`);
+    }
+  }
+  return scenario;
+}
