@@ -2,12 +2,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  type AgentsFileIssue,
-  loadAgentsFile,
-  parseAgentsFile,
-} from '../src/agents/agents-file.js';
+import { loadAgentsFile, parseAgentsFile } from '../src/agents/agents-file.js';
 import { defaultCodeTools } from '../src/agents/code-tools.js';
+import type { FileIssue } from '../src/core/file-diagnostics.js';
 import { testConfig } from './support/config.js';
 
 const codeToolNames = defaultCodeTools().names();
@@ -22,7 +19,7 @@ function problems(
   try {
     parseAgentsFile(text, file, opts);
   } catch (err) {
-    const e = err as Error & { code: string; issues: AgentsFileIssue[] };
+    const e = err as Error & { code: string; issues: FileIssue[] };
     expect(e.code).toBe('PA_ERR_CONFIG_INVALID');
     return { message: e.message, issues: e.issues };
   }

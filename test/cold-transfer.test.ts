@@ -5,7 +5,7 @@
  */
 import { initializeLogger, type llm, voice } from '@livekit/agents';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TransferSpec } from '../src/agents/agents-file.js';
+import type { TransferSpec } from '../src/agents/agents-schema.js';
 import { ScriptedLLM } from '../src/sim/scripted-llm.js';
 import { createTelephonyTools, type TransferMark } from '../src/telephony/tools.js';
 import { defaultHoldAudio } from '../src/telephony/transfer/hold-audio.js';

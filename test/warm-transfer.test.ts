@@ -9,7 +9,7 @@
 import { initializeLogger, type llm, type VAD, voice } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { TransferSpec } from '../src/agents/agents-file.js';
+import type { TransferSpec } from '../src/agents/agents-schema.js';
 import { resample } from '../src/core/wav.js';
 import { SimAudioInput } from '../src/sim/audio-input.js';
 import { SimAudioOutput } from '../src/sim/audio-output.js';

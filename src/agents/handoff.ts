@@ -14,8 +14,7 @@
  *    the greeting, so the switch has no silence longer than the TTS's first byte.
  */
 import { llm, type voice } from '@livekit/agents';
-import type { HandoffSpec } from './agents-file.js';
-import { handoffToolName } from './agents-file.js';
+import { type HandoffSpec, handoffToolName } from './agents-schema.js';
 import type { CodeTool } from './code-tools.js';
 import type { PhoneSessionData } from './session-data.js';
 

@@ -13,7 +13,7 @@
 import { llm } from '@livekit/agents';
 import type { Logger } from '../core/logger.js';
 import { SIGNATURE_HEADER, sign } from '../core/signature.js';
-import type { HttpToolSpec } from './agents-file.js';
+import type { HttpToolSpec } from './agents-schema.js';
 import type { CodeTool } from './code-tools.js';
 import type { PhoneSessionData } from './session-data.js';
 

@@ -17,7 +17,7 @@ import * as openai from '@livekit/agents-plugin-openai';
 import * as silero from '@livekit/agents-plugin-silero';
 import type { Config } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
-import type { AgentSpec } from './agents-file.js';
+import type { AgentSpec } from './agents-schema.js';
 import type { AgentModels } from './phone-agent.js';
 
 export type ProviderSettings = Pick<

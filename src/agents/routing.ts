@@ -20,7 +20,8 @@
 
 import { userPart } from '../core/phone.js';
 import type { CallContext } from '../telephony/call-context.js';
-import type { AgentsConfig, RouteMatch, RouteSpec } from './agents-file.js';
+import type { AgentsConfig } from './agents-file.js';
+import type { RouteMatch, RouteSpec } from './agents-schema.js';
 
 export type RouteDecision =
   /** Connect this agent. `route` names the rule that decided (for logs and metrics). */

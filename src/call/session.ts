@@ -17,7 +17,8 @@
  */
 import { type llm, type stt, type tts, type VAD, VADEventType, voice } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
-import type { AgentSpec, AgentsConfig } from '../agents/agents-file.js';
+import type { AgentsConfig } from '../agents/agents-file.js';
+import type { AgentSpec } from '../agents/agents-schema.js';
 import type { CodeToolRegistry } from '../agents/code-tools.js';
 import { type AgentModels, createAgentFactory } from '../agents/phone-agent.js';
 import { createSessionData, type PhoneSessionData } from '../agents/session-data.js';

@@ -6,7 +6,7 @@
  * (`ScriptState`).
  */
 import { voice } from '@livekit/agents';
-import { handoffToolName } from '../agents/agents-file.js';
+import { handoffToolName } from '../agents/agents-schema.js';
 import type { PhoneSessionData } from '../agents/session-data.js';
 import type { CallMetrics } from '../call/call-metrics.js';
 import type { SimAudioInput } from './audio-input.js';
