@@ -17,20 +17,18 @@ import type { SIPDispatchRuleInfo, SIPInboundTrunkInfo, SipClient } from 'liveki
 import { ConflictError, NotFoundError } from '../core/errors.js';
 import { jsonObject } from '../core/job-metadata.js';
 import { toE164 } from '../core/phone.js';
-import type { DispatchRuleCreate } from './schemas/dispatch-rules.js';
-import type { NumberRouting, NumberRoutingSpec } from './schemas/numbers.js';
-import type { InboundTrunkCreate } from './schemas/trunks.js';
-import { callLiveKit } from './sip-lookup.js';
 import {
   agentOf,
-  inboundCreateOptions,
-  inboundReplace,
-  inboundUpdateFields,
   ruleCreateOptions,
   ruleReplace,
   ruleShapeOf,
   sdkRule,
-} from './sip-mapping.js';
+} from './dispatch-rule-mapping.js';
+import type { DispatchRuleCreate } from './schemas/dispatch-rules.js';
+import type { NumberRouting, NumberRoutingSpec } from './schemas/numbers.js';
+import type { InboundTrunkCreate } from './schemas/trunks.js';
+import { callLiveKit } from './sip-lookup.js';
+import { inboundCreateOptions, inboundReplace, inboundUpdateFields } from './trunk-mapping.js';
 
 const MANAGED_BY = 'phone-agents';
 

@@ -17,32 +17,25 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { RoomAgentDispatch } from 'livekit-server-sdk';
 import {
   CallNotConnectedError,
   CallNotFoundError,
   InvalidTransferTargetError,
   NoOutboundTrunkError,
-  NotFoundError,
   ValidationError,
 } from '../../core/errors.js';
-import type { OutboundCallJob } from '../../core/job-metadata.js';
 import { transferTarget } from '../../core/phone.js';
-import { sipOutcome } from '../../core/sip-status.js';
 import { eventId } from '../call-events.js';
+import { callOperations } from '../call-operations.js';
 import {
-  type CallRoomMetadata,
   type CallView,
   isCallRoom,
   isDisconnected,
-  newCallId,
-  OUTBOUND_SIP_IDENTITY,
   parseRoomMetadata,
   sipParticipantOf,
   toCallView,
 } from '../calls-model.js';
 import { IDEMPOTENCY_KEY_PATTERN, requestFingerprint, runOnce } from '../idempotency.js';
-import { fromLiveKitError, sipStatusOf } from '../livekit-errors.js';
 import { type Problem, sendProblem, toProblem } from '../problem.js';
 import {
   CallCreated,
@@ -79,141 +72,11 @@ type Created = Static<typeof CallCreated>;
 
 export default async function calls(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { config, livekit, metrics, idempotency, events } = app.deps;
+  const { config, livekit, idempotency, events } = app.deps;
   // A room without its phone participant is "dialing" this long (the dial request's bound).
   const setupWindowMs = config.LIVEKIT_TIMEOUT_MS;
 
-  /** LiveKit errors → catalog errors; a missing room is a missing call. */
-  async function lk<T>(id: string, op: () => Promise<T>): Promise<T> {
-    try {
-      return await callLiveKit(`call ${id}`, op);
-    } catch (err) {
-      throw err instanceof NotFoundError ? new CallNotFoundError(id) : err;
-    }
-  }
-
-  /** The call's room (undefined when there is none) and its participants. */
-  async function findCall(id: string) {
-    const [rooms, participants] = await Promise.all([
-      lk(id, () => livekit.rooms.listRooms([id])),
-      lk(id, () => livekit.rooms.listParticipants(id)).catch((err) => {
-        if (err instanceof CallNotFoundError) return [];
-        throw err;
-      }),
-    ]);
-    return { room: rooms.find((r) => r.name === id), participants };
-  }
-
-  async function createCall(
-    body: CreateCallBody,
-    trunkId: string,
-    log: FastifyInstance['log'],
-  ): Promise<Created> {
-    const callId = newCallId();
-    const createdAt = new Date().toISOString();
-    const agent = body.agent?.name;
-    const job: OutboundCallJob = {
-      kind: 'phone-agents.call',
-      version: 2,
-      direction: 'outbound',
-      callId,
-      room: callId,
-      to: body.to,
-      from: body.from,
-      trunkId,
-      ...(agent ? { agent } : {}),
-      metadata: { ...body.metadata, ...body.agent?.metadata },
-      maxDurationS: body.maxDurationS,
-      ringingTimeoutS: body.ringingTimeoutS,
-      waitUntilAnswered: body.waitUntilAnswered ?? false,
-      sipParticipantIdentity: OUTBOUND_SIP_IDENTITY,
-      createdAt,
-    };
-    const roomMeta: CallRoomMetadata = {
-      phoneAgents: {
-        callId,
-        direction: 'outbound',
-        agent,
-        to: body.to,
-        from: body.from,
-        trunkId,
-        metadata: body.metadata,
-        createdAt,
-      },
-    };
-    const fail = (err: unknown, what: string): Error => {
-      const e = fromLiveKitError(err, what);
-      const sip = sipStatusOf(e);
-      metrics.callsFailed.inc({
-        sip_status: sip ? String(sip.sipStatusCode) : 'none',
-        reason: (e as { code?: string }).code ?? 'PA_ERR_INTERNAL',
-      });
-      return e;
-    };
-
-    // 1. The room, with the worker pool dispatched into it and the call request (naming the
-    //    agent) as job metadata: the agent must be on its way before the phone rings.
-    try {
-      await livekit.rooms.createRoom({
-        name: callId,
-        metadata: JSON.stringify(roomMeta),
-        agents: [
-          new RoomAgentDispatch({ agentName: config.AGENT_NAME, metadata: JSON.stringify(job) }),
-        ],
-      });
-    } catch (err) {
-      throw fail(err, 'room');
-    }
-
-    // 2. Dial. With waitUntilAnswered the SDK waits ringingTimeout + 2 s (not our timeout).
-    try {
-      const p = await livekit.sip.createSipParticipant(trunkId, body.to, callId, {
-        fromNumber: body.from,
-        participantIdentity: OUTBOUND_SIP_IDENTITY,
-        participantAttributes: { 'phoneAgents.callId': callId },
-        waitUntilAnswered: body.waitUntilAnswered,
-        ringingTimeout: body.ringingTimeoutS,
-        maxCallDuration: body.maxDurationS ?? config.MAX_CALL_DURATION_S,
-      });
-      // "(routes)" cannot be an agent name: the agents file's routes chose.
-      metrics.callsCreated.inc({ agent: agent ?? '(routes)' });
-      if (body.waitUntilAnswered) {
-        void events.publish('call.answered', callId, {
-          direction: 'outbound',
-          to: body.to,
-          from: body.from,
-          sipCallId: p.sipCallId,
-          metadata: body.metadata,
-        });
-      }
-      return {
-        id: callId,
-        room: callId,
-        status: body.waitUntilAnswered ? 'active' : 'dialing',
-        sipCallId: p.sipCallId,
-        participantIdentity: p.participantIdentity || OUTBOUND_SIP_IDENTITY,
-        createdAt,
-      };
-    } catch (err) {
-      const e = fail(err, `outbound trunk ${trunkId}`);
-      // The agent is already in the room: close it (in the background, the caller waits enough).
-      livekit.rooms.deleteRoom(callId).catch((cleanupErr: Error) => {
-        log.warn({ callId, err: cleanupErr.message }, 'could not delete the room of a failed call');
-      });
-      const sip = sipStatusOf(e);
-      if (sip) {
-        void events.publish('call.ended', callId, {
-          direction: 'outbound',
-          reason: sipOutcome(sip.sipStatusCode),
-          sipStatusCode: sip.sipStatusCode,
-          sipStatus: sip.sipStatus,
-          durationS: 0,
-          metadata: body.metadata,
-        });
-      }
-      throw e;
-    }
-  }
+  const ops = callOperations(app.deps);
 
   app.post(
     '/v1/calls',
@@ -249,7 +112,7 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
       }
       const key = req.headers['idempotency-key'];
       if (key === undefined) {
-        return reply.code(201).send(await createCall(body, trunkId, req.log));
+        return reply.code(201).send(await ops.createCall(body, trunkId, req.log));
       }
 
       // The first request may take as long as its dial; duplicates wait as long.
@@ -267,7 +130,7 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
         },
         async () => {
           try {
-            const created = await createCall(body, trunkId, req.log);
+            const created = await ops.createCall(body, trunkId, req.log);
             return { value: undefined, response: { status: 201, body: created }, store: true };
           } catch (err) {
             const problem = toProblem(err as FastifyError);
@@ -302,7 +165,7 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
     },
     async (req) => {
       const { limit, cursor } = req.query;
-      const rooms = await lk('list', () => livekit.rooms.listRooms());
+      const rooms = await ops.lk('list', () => livekit.rooms.listRooms());
       // Rooms nobody is in cannot hold a call, unless we just created them for one.
       const candidates = rooms
         .filter(
@@ -319,12 +182,12 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
         const views = await Promise.all(
           batch.map(async (room) => {
             // A room that ended meanwhile is simply not listed.
-            const participants = await lk(room.name, () =>
-              livekit.rooms.listParticipants(room.name),
-            ).catch((err) => {
-              if (err instanceof CallNotFoundError) return undefined;
-              throw err;
-            });
+            const participants = await ops
+              .lk(room.name, () => livekit.rooms.listParticipants(room.name))
+              .catch((err) => {
+                if (err instanceof CallNotFoundError) return undefined;
+                throw err;
+              });
             if (!participants || !isCallRoom(room, participants)) return undefined;
             return toCallView(room, participants, now, setupWindowMs);
           }),
@@ -357,7 +220,7 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
     },
     async (req) => {
       const { id } = req.params;
-      const { room, participants } = await findCall(id);
+      const { room, participants } = await ops.findCall(id);
       if (!room || !isCallRoom(room, participants)) {
         throw new CallNotFoundError(id);
       }
@@ -381,7 +244,7 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
     },
     async (req, reply) => {
       const { id } = req.params;
-      await lk(id, () => livekit.rooms.deleteRoom(id));
+      await ops.lk(id, () => livekit.rooms.deleteRoom(id));
       req.log.info({ callId: id }, 'call hung up');
       return reply.code(204).send(null);
     },
@@ -408,7 +271,7 @@ export default async function calls(fastify: FastifyInstance): Promise<void> {
       const { id } = req.params;
       const to = transferTarget(req.body.to)?.uri;
       if (!to) throw new InvalidTransferTargetError(req.body.to);
-      const { room, participants } = await findCall(id);
+      const { room, participants } = await ops.findCall(id);
       if (!room) throw new CallNotFoundError(id);
       const sip = sipParticipantOf(participants);
       if (!sip || isDisconnected(sip)) throw new CallNotConnectedError(id);

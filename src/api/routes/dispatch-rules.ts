@@ -15,15 +15,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { SIPDispatchRuleInfo } from 'livekit-server-sdk';
-import { fieldError } from '../problem.js';
-import { Deleted, problemResponses, UPSTREAM_PROBLEMS } from '../schemas/common.js';
-import {
-  DispatchRule,
-  DispatchRuleCreate,
-  DispatchRulePatch,
-  RuleIdParams,
-} from '../schemas/dispatch-rules.js';
-import { callLiveKit, getDispatchRule } from '../sip-lookup.js';
 import {
   dispatchRuleToJson,
   patchedShape,
@@ -33,7 +24,16 @@ import {
   ruleShapeOf,
   ruleUpdateFields,
   sdkRule,
-} from '../sip-mapping.js';
+} from '../dispatch-rule-mapping.js';
+import { fieldError } from '../problem.js';
+import { Deleted, problemResponses, UPSTREAM_PROBLEMS } from '../schemas/common.js';
+import {
+  DispatchRule,
+  DispatchRuleCreate,
+  DispatchRulePatch,
+  RuleIdParams,
+} from '../schemas/dispatch-rules.js';
+import { callLiveKit, getDispatchRule } from '../sip-lookup.js';
 
 const TAGS = ['Dispatch rules'];
 

@@ -26,7 +26,7 @@ import {
   outboundReplace,
   outboundTrunkToJson,
   outboundUpdateFields,
-} from '../sip-mapping.js';
+} from '../trunk-mapping.js';
 
 const TAGS = ['Trunks'];
 
