@@ -76,32 +76,48 @@ export interface InterruptionSettings {
   INTERRUPT_MIN_SPEECH_MS: number;
 }
 
-/** Options from settings, then an agent's overrides on top. */
+/** Options from settings (defaults for what they leave out), then an agent's overrides on top. */
 export function resolveSoftAckOptions(
   settings?: Partial<InterruptionSettings>,
   overrides: InterruptionOverrides = {},
 ): SoftAckOptions {
   const d = defaultSoftAckOptions;
   const s = settings ?? {};
-  const base = {
-    backchannels: overrides.softAcks ?? s.SOFT_ACKS ?? d.lexicon.backchannels,
-    commands: overrides.commands ?? s.INTERRUPT_COMMANDS ?? d.lexicon.commands,
-    fillers: overrides.fillers ?? s.SOFT_ACK_FILLERS ?? d.lexicon.fillers,
-  };
-  return {
+  const base: SoftAckOptions = {
     policy: s.INTERRUPTION_POLICY ?? d.policy,
     lexicon: {
-      backchannels: [...base.backchannels, ...(overrides.extraSoftAcks ?? [])],
-      commands: [...base.commands, ...(overrides.extraCommands ?? [])],
-      fillers: base.fillers,
+      backchannels: s.SOFT_ACKS ?? d.lexicon.backchannels,
+      commands: s.INTERRUPT_COMMANDS ?? d.lexicon.commands,
+      fillers: s.SOFT_ACK_FILLERS ?? d.lexicon.fillers,
     },
     echo: {
-      minWords: overrides.echoMinWords ?? s.INTERRUPT_ECHO_MIN_WORDS ?? d.echo.minWords,
-      minMatchRatio:
-        overrides.echoMatchRatio ?? s.INTERRUPT_ECHO_MATCH_RATIO ?? d.echo.minMatchRatio,
+      minWords: s.INTERRUPT_ECHO_MIN_WORDS ?? d.echo.minWords,
+      minMatchRatio: s.INTERRUPT_ECHO_MATCH_RATIO ?? d.echo.minMatchRatio,
     },
-    echoTailMs: overrides.echoTailMs ?? s.INTERRUPT_ECHO_TAIL_MS ?? d.echoTailMs,
-    onsetGraceMs: overrides.onsetGraceMs ?? s.INTERRUPT_ONSET_GRACE_MS ?? d.onsetGraceMs,
+    echoTailMs: s.INTERRUPT_ECHO_TAIL_MS ?? d.echoTailMs,
+    onsetGraceMs: s.INTERRUPT_ONSET_GRACE_MS ?? d.onsetGraceMs,
     minInterruptionMs: s.INTERRUPT_MIN_SPEECH_MS ?? d.minInterruptionMs,
+  };
+  return applyOverrides(base, overrides);
+}
+
+/**
+ * An agent's overrides on top of resolved options. The policy and the framework's minimum
+ * speech stay the session's (they shape the session options).
+ */
+export function applyOverrides(base: SoftAckOptions, o: InterruptionOverrides): SoftAckOptions {
+  return {
+    ...base,
+    lexicon: {
+      backchannels: [...(o.softAcks ?? base.lexicon.backchannels), ...(o.extraSoftAcks ?? [])],
+      commands: [...(o.commands ?? base.lexicon.commands), ...(o.extraCommands ?? [])],
+      fillers: o.fillers ?? base.lexicon.fillers,
+    },
+    echo: {
+      minWords: o.echoMinWords ?? base.echo.minWords,
+      minMatchRatio: o.echoMatchRatio ?? base.echo.minMatchRatio,
+    },
+    echoTailMs: o.echoTailMs ?? base.echoTailMs,
+    onsetGraceMs: o.onsetGraceMs ?? base.onsetGraceMs,
   };
 }
