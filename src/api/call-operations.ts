@@ -7,13 +7,16 @@
 
 import type { Static } from '@sinclair/typebox';
 import type { FastifyBaseLogger } from 'fastify';
-import { RoomAgentDispatch } from 'livekit-server-sdk';
+import { type ParticipantInfo, type Room, RoomAgentDispatch } from 'livekit-server-sdk';
+import type { Config } from '../core/config.js';
 import { CallNotFoundError, NotFoundError } from '../core/errors.js';
 import type { OutboundCallJob } from '../core/job-metadata.js';
+import type { LiveKitClients } from '../core/livekit.js';
 import { sipOutcome } from '../core/sip-status.js';
-import type { ApiDeps } from './app.js';
+import type { CallEvents } from './call-events.js';
 import { type CallRoomMetadata, newCallId, OUTBOUND_SIP_IDENTITY } from './calls-model.js';
 import { fromLiveKitError, sipStatusOf } from './livekit-errors.js';
+import type { ApiMetrics } from './metrics.js';
 import type { CallCreated, CreateCallBody } from './schemas/calls.js';
 import { callLiveKit } from './sip-lookup.js';
 
@@ -21,8 +24,8 @@ export interface CallOperations {
   /** Runs one LiveKit call for call `id`; a missing room becomes CallNotFoundError. */
   lk<T>(id: string, op: () => Promise<T>): Promise<T>;
   findCall(id: string): Promise<{
-    room: Awaited<ReturnType<ApiDeps['livekit']['rooms']['listRooms']>>[number] | undefined;
-    participants: Awaited<ReturnType<ApiDeps['livekit']['rooms']['listParticipants']>>;
+    room: Room | undefined;
+    participants: ParticipantInfo[];
   }>;
   createCall(
     body: CreateCallBody,
@@ -31,9 +34,12 @@ export interface CallOperations {
   ): Promise<Static<typeof CallCreated>>;
 }
 
-export function callOperations(
-  deps: Pick<ApiDeps, 'config' | 'livekit' | 'metrics' | 'events'>,
-): CallOperations {
+export function callOperations(deps: {
+  config: Config;
+  livekit: LiveKitClients;
+  metrics: ApiMetrics;
+  events: CallEvents;
+}): CallOperations {
   const { config, livekit, metrics, events } = deps;
 
   /** LiveKit errors → catalog errors; a missing room is a missing call. */
