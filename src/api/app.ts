@@ -16,12 +16,12 @@ import type { Config } from '../core/config.js';
 import { RateLimitedError, RouteNotFoundError } from '../core/errors.js';
 import { createLiveKitClients, type LiveKitClients } from '../core/livekit.js';
 import { createLogger, type Logger } from '../core/logger.js';
-import { isE164, maskNumbersInText } from '../core/phone.js';
+import { isE164, maskNumbersInText, unrecognisedNumbers } from '../core/phone.js';
 import { authenticate, createApiKeyCheck } from './auth.js';
 import { type CallEvents, createCallEvents } from './call-events.js';
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency.js';
 import { type ApiMetrics, createApiMetrics } from './metrics.js';
-import { problemOf, sendProblem, toProblem } from './problem.js';
+import { problemOf, sendProblem, toProblem, writeClientError } from './problem.js';
 import { registerRoutes } from './routes/index.js';
 
 /** Everything routes need, created once per app. */
@@ -97,6 +97,10 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // Errors before a route runs (URL too long or malformed; headers too large) are
+    // problem+json like every other error, not Fastify's or Node's own JSON.
+    frameworkErrors: (err, req, reply) => sendProblem(reply, req, toProblem(err)),
+    clientErrorHandler: writeClientError,
     ajv: {
       customOptions: {
         // Reject unknown fields instead of silently dropping them.
@@ -155,6 +159,18 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   });
 
   app.addHook('onRequest', authenticate(createApiKeyCheck(config.API_KEYS ?? [])));
+
+  // Possible numbers are accepted even when libphonenumber's metadata does not list their range
+  // (555 test numbers, ranges newer than the metadata); the log says so, for support.
+  app.addHook('preHandler', async (req) => {
+    const numbers = [...unrecognisedNumbers(req.params), ...unrecognisedNumbers(req.body)];
+    if (numbers.length === 0) return;
+    // `numbers` is masked by the logger (unless LOG_FULL_NUMBERS).
+    req.log.warn(
+      { numbers },
+      'accepted phone numbers outside the ranges libphonenumber knows as assigned',
+    );
+  });
 
   await app.register(rateLimit, {
     global: true,

@@ -44,6 +44,8 @@ export interface IdempotencyStore {
   once(key: string, ttlMs: number): Promise<boolean>;
   /** Whether a `once` marker is set. */
   has(key: string): Promise<boolean>;
+  /** Resolves when the store can serve requests now (readiness); rejects otherwise. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -173,6 +175,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return exp !== undefined && exp > Date.now();
   }
 
+  async ping(): Promise<void> {}
+
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     for (const key of [...this.waiters.keys()]) this.notify(key);
@@ -281,6 +285,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async has(key: string): Promise<boolean> {
     return (await this.run(() => this.redis.exists(this.prefix + 'once:' + key))) === 1;
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.redis.ping());
   }
 
   async close(): Promise<void> {

@@ -3,15 +3,20 @@
  * code and status; validation and body-parser errors are translated; anything else is an
  * internal error reported without internals.
  */
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import {
   BodyTooLargeError,
   type CatalogError,
+  HeadersTooLargeError,
   InternalError,
   InvalidPhoneNumberError,
   isCatalogError,
   MalformedJsonError,
+  MalformedRequestError,
+  RequestTimeoutError,
   UnsupportedMediaTypeError,
+  UriTooLongError,
   ValidationError,
 } from '../core/errors.js';
 
@@ -37,9 +42,11 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   412: 'Precondition Failed',
   413: 'Content Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -103,8 +110,10 @@ function validationProblem(err: FastifyError): Problem {
   return problemOf(error, { errors });
 }
 
-/** Fastify's own client errors (bad JSON, wrong content type, body too large). */
+/** Fastify's own client errors (bad JSON, wrong content type, body too large, bad URLs). */
 const FASTIFY_CLIENT_ERRORS: Record<string, new (detail: string) => CatalogError> = {
+  FST_ERR_MAX_PARAM_LENGTH: UriTooLongError,
+  FST_ERR_BAD_URL: MalformedRequestError,
   FST_ERR_CTP_INVALID_MEDIA_TYPE: UnsupportedMediaTypeError,
   FST_ERR_CTP_BODY_TOO_LARGE: BodyTooLargeError,
   FST_ERR_CTP_EMPTY_JSON_BODY: ValidationError,
@@ -142,6 +151,32 @@ export function toProblem(err: FastifyError): Problem {
     return problemOf(new MalformedJsonError(err.message));
   }
   return problemOf(new InternalError());
+}
+
+/**
+ * Answers a request Node's HTTP parser refused before Fastify saw it (headers too large, a
+ * broken request line, too slow): the same problem+json as every other error, then close.
+ */
+export function writeClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new HeadersTooLargeError()
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new RequestTimeoutError()
+        : new MalformedRequestError('The request is not valid HTTP');
+  const problem = problemOf(error);
+  const body = JSON.stringify(problem);
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${problem.title}\r\n` +
+      `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
 }
 
 export function sendProblem(

@@ -31,6 +31,19 @@ export const MalformedJsonError = createError(
 );
 export const UnsupportedMediaTypeError = createError('PA_ERR_UNSUPPORTED_MEDIA_TYPE', '%s', 415);
 export const BodyTooLargeError = createError('PA_ERR_BODY_TOO_LARGE', '%s', 413);
+export const UriTooLongError = createError('PA_ERR_URI_TOO_LONG', '%s', 414);
+export const HeadersTooLargeError = createError(
+  'PA_ERR_HEADERS_TOO_LARGE',
+  'The request headers are larger than the server accepts',
+  431,
+);
+/** The request could not be read as HTTP at all (bad URL encoding, broken request line). */
+export const MalformedRequestError = createError('PA_ERR_MALFORMED_REQUEST', '%s', 400);
+export const RequestTimeoutError = createError(
+  'PA_ERR_REQUEST_TIMEOUT',
+  'The request was not received in time',
+  408,
+);
 /** Anything not raised on purpose: reported without internals, logged in full. */
 export const InternalError = createError(
   'PA_ERR_INTERNAL',

@@ -58,6 +58,16 @@ export function userPart(value: string): string {
   return (m ? (m[1] ?? '') : value).trim();
 }
 
+/**
+ * The numbers in a request (any string in E.164 shape, at any depth) that are possible but not
+ * valid by libphonenumber's metadata: accepted, and worth a line in the log.
+ */
+export function unrecognisedNumbers(value: unknown, depth = 0): string[] {
+  if (typeof value === 'string') return isE164(value) && !isValidE164(value) ? [value] : [];
+  if (depth > 4 || typeof value !== 'object' || value === null) return [];
+  return Object.values(value).flatMap((v) => unrecognisedNumbers(v, depth + 1));
+}
+
 /** A transfer destination as SIP REFER and dialing take it. */
 export interface TransferTarget {
   /** `tel:+<E.164>`, or the `sip:`/`sips:` URI as given. */

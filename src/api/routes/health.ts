@@ -1,13 +1,21 @@
-/** Liveness, readiness (LiveKit reachable) and Prometheus metrics. */
+/**
+ * Liveness, readiness and Prometheus metrics. Ready means every dependency the routes need
+ * answers: LiveKit's API and the idempotency store (Redis when REDIS_URL is set: without it
+ * every POST /v1/calls with an Idempotency-Key would fail).
+ */
 import type { FastifyInstance } from 'fastify';
-import { LiveKitUnavailableError } from '../../core/errors.js';
+import {
+  type CatalogError,
+  IdempotencyUnavailableError,
+  LiveKitUnavailableError,
+} from '../../core/errors.js';
 import { problemOf, sendProblem } from '../problem.js';
 
 const READY_CACHE_MS = 2000;
 
 export default async function health(app: FastifyInstance): Promise<void> {
-  const { livekit, metrics } = app.deps;
-  let lastCheck = { at: 0, ok: false, reason: '' };
+  const { livekit, metrics, idempotency } = app.deps;
+  let lastCheck: { at: number; failure?: CatalogError } = { at: 0 };
 
   app.get('/healthz', { config: { public: true }, schema: { hide: true } }, async () => ({
     status: 'ok',
@@ -15,15 +23,20 @@ export default async function health(app: FastifyInstance): Promise<void> {
 
   app.get('/readyz', { config: { public: true }, schema: { hide: true } }, async (req, reply) => {
     if (Date.now() - lastCheck.at > READY_CACHE_MS) {
-      try {
-        await livekit.rooms.listRooms(['readyz-probe']);
-        lastCheck = { at: Date.now(), ok: true, reason: '' };
-      } catch (err) {
-        lastCheck = { at: Date.now(), ok: false, reason: (err as Error).message };
-      }
+      const [lk, store] = await Promise.allSettled([
+        livekit.rooms.listRooms(['readyz-probe']),
+        idempotency.ping(),
+      ]);
+      const failure =
+        lk.status === 'rejected'
+          ? new LiveKitUnavailableError((lk.reason as Error).message)
+          : store.status === 'rejected'
+            ? new IdempotencyUnavailableError((store.reason as Error).message)
+            : undefined;
+      lastCheck = { at: Date.now(), ...(failure ? { failure } : {}) };
     }
-    if (lastCheck.ok) return { status: 'ready' };
-    return sendProblem(reply, req, problemOf(new LiveKitUnavailableError(lastCheck.reason)));
+    if (!lastCheck.failure) return { status: 'ready' };
+    return sendProblem(reply, req, problemOf(lastCheck.failure));
   });
 
   app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_req, reply) => {
