@@ -19,7 +19,7 @@ describe('possible but unassigned numbers', () => {
   const lines: Record<string, unknown>[] = [];
 
   beforeAll(async () => {
-    lk = await startLiveKitStandin({ dialing: { answerAfterMs: 0 } });
+    lk = await startLiveKitStandin();
     const trunkId = await createOutboundTrunk(lk);
     const config = testConfig({
       LIVEKIT_URL: lk.url,
