@@ -44,7 +44,7 @@ const MAX_LAG = 0.2 * RATE;
 const TARGET = { gainDb: 6, cpuPct: 3 };
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../..');
-const corpusDir = resolve(repoRoot, '../shared/corpus/interruptions/clips');
+const corpusDir = resolve(repoRoot, 'fixtures/interruptions/clips');
 const asteriskDirs = [
   '/usr/share/asterisk/sounds/en',
   '/usr/share/asterisk/sounds/en_US_f_Allison',

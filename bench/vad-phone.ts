@@ -19,7 +19,7 @@ import { activeRms, addInto, mixNoise } from '../src/sim/noise.js';
 const RATE = 8000;
 const LEAD_MS = 500;
 const TAIL_MS = 800;
-const clipsDir = resolve(import.meta.dirname, '../../shared/corpus/interruptions/clips');
+const clipsDir = resolve(import.meta.dirname, '../fixtures/interruptions/clips');
 
 interface Setting {
   activationThreshold: number;

@@ -1,9 +1,9 @@
 /**
- * npm run eval:interruptions -- <folder> [--policy NAME[,NAME]] [--json FILE]
+ * npm run eval:interruptions [-- <folder>] [--policy NAME[,NAME]] [--json FILE]
  *     [--concurrency N] [--workers N] [--set SETTING=VALUE]... [--interim-delay MS] [--final-delay MS]
  *
- * Scores interruption policies on a folder of scenarios (format:
- * /work/shared/specs/interruption-scenarios.md) through the real AgentSession and Silero VAD,
+ * Scores interruption policies on a folder of scenarios (default: the public corpus in
+ * fixtures/interruptions; format: docs/interruption-scenarios.md) through the real AgentSession and Silero VAD,
  * all policies in one run; prints one row per policy; `--json` writes the summary plus
  * per-event details. Exit code 0 when the run completed (whatever the scores), 2 for bad input.
  */
@@ -18,8 +18,11 @@ import {
 } from '../src/telephony/interruption/index.js';
 
 const USAGE =
-  'usage: npm run eval:interruptions -- <folder> [--policy NAME[,NAME]] [--json FILE] ' +
+  'usage: npm run eval:interruptions [-- <folder>] [--policy NAME[,NAME]] [--json FILE] ' +
   '[--concurrency N] [--workers N] [--set SETTING=VALUE]... [--interim-delay MS] [--final-delay MS]';
+
+/** The public corpus that ships with the repository. */
+const DEFAULT_FOLDER = 'fixtures/interruptions';
 
 function die(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -60,8 +63,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\npolicies: ${interruptionPolicies.join(', ')}\n`);
     return;
   }
-  const folder = args.positionals[0];
-  if (!folder || args.positionals.length > 1) die('give exactly one scenario folder');
+  if (args.positionals.length > 1) die('give one scenario folder');
+  const folder = args.positionals[0] ?? DEFAULT_FOLDER;
   const policies = ((v.policy as string[] | undefined) ?? [interruptionPolicies.join(',')])
     .flatMap((p) => p.split(','))
     .map((p) => p.trim())

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeWav } from '../src/core/wav.js';
 import { loadScenarios } from '../src/eval/scenarios.js';
 
-const corpus = resolve(import.meta.dirname, '../../shared/corpus/interruptions');
+const corpus = resolve(import.meta.dirname, '../fixtures/interruptions');
 const dirs: string[] = [];
 
 function folder(files: Record<string, unknown>): string {

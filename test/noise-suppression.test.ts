@@ -33,7 +33,7 @@ const WARMUP = 2 * RATE; // line noise alone before the caller speaks (the agent
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../..');
 const clipPath = resolve(
   repoRoot,
-  '../shared/corpus/interruptions/clips/i-need-to-talk-to-a-person.en-us.170.wav',
+  'fixtures/interruptions/clips/i-need-to-talk-to-a-person.en-us.170.wav',
 );
 
 beforeAll(() => {

@@ -4,7 +4,7 @@
  * recording and a JSON timeline with the call's backchannel, interruption and handoff.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -109,5 +109,33 @@ describe('npm run demo (offline call simulator)', () => {
     }
     expect(left / (wav.samples.length / 2)).toBeGreaterThan(20);
     expect(right / (wav.samples.length / 2)).toBeGreaterThan(200);
+  });
+});
+
+describe('npm run demo with a scenario that names a missing clip', () => {
+  it('stops before the call with one line per missing file, naming where the scenario says it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'demo-bad-'));
+    try {
+      const scenario = JSON.parse(readFileSync(join(repoRoot, 'examples/demo-call.json'), 'utf8'));
+      scenario.caller[1].audio = ['clips/not-there.wav'];
+      scenario.agentsFile = join(repoRoot, 'config/agents.example.yaml');
+      const file = join(dir, 'scenario.json');
+      writeFileSync(file, JSON.stringify(scenario, null, 2));
+      const err = await run(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', file], {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME },
+        timeout: 60_000,
+      }).then(
+        () => undefined,
+        (e: { code: number; stderr: string }) => e,
+      );
+      expect(err?.code).toBe(2);
+      expect(err?.stderr).toMatch(
+        /scenario\.json:\d+:\d+: caller\[1\]\.audio\[0\]: file not found: clips\/not-there\.wav/,
+      );
+      expect(err?.stderr).not.toMatch(/ at .*\.ts:\d+/); // one line, no stack trace
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,7 +12,7 @@ import { readWav } from '../src/core/wav.js';
 import { REPLY_TEXT, runScenario, type ScenarioRun } from '../src/eval/run-scenario.js';
 import type { CallerEvent, Scenario } from '../src/eval/scenarios.js';
 
-const clips = resolve(import.meta.dirname, '../../shared/corpus/interruptions/clips');
+const clips = resolve(import.meta.dirname, '../fixtures/interruptions/clips');
 const RATE = 8000;
 
 function clip(name: string): Int16Array {

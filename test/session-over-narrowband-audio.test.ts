@@ -18,7 +18,7 @@ import { testConfig } from './support/config.js';
 const repoRoot = resolve(import.meta.dirname, '..');
 const clip = resolve(
   repoRoot,
-  '../shared/corpus/interruptions/clips/i-need-to-talk-to-a-person.en-us.170.wav',
+  'fixtures/interruptions/clips/i-need-to-talk-to-a-person.en-us.170.wav',
 );
 const REPLY = 'Of course, let me find someone for you.';
 

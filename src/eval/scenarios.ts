@@ -1,5 +1,5 @@
 /**
- * Loads interruption scenarios (/work/shared/specs/interruption-scenarios.md): every `*.json`
+ * Loads interruption scenarios (docs/interruption-scenarios.md): every `*.json`
  * under a folder, nested folders included. A malformed file stops the run with an error that
  * names the file and the field (`interrupt/x.json: caller[1].expect must be one of …`), and
  * each clip is read and checked (PCM16 WAV; resampled to 8 kHz, mixed to mono if needed).

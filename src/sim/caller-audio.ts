@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PHONE_SAMPLE_RATE } from '../agents/providers.js';
+import { ConfigError } from '../core/errors.js';
 import { concat, readWav, resample, toMono } from '../core/wav.js';
 import { mixNoise, type NoiseKind, seedOf } from './noise.js';
 import { speak } from './offline-tts.js';
@@ -21,13 +22,10 @@ export async function callerAudio(line: CallerLineSpec, baseDir: string): Promis
   for (const part of line.audio ?? [{ tts: say }]) {
     if (typeof part === 'string') {
       const file = resolve(baseDir, part);
-      if (existsSync(file)) {
-        const wav = readWav(file);
-        parts.push(resample(toMono(wav), wav.sampleRate, PHONE_SAMPLE_RATE));
-        continue;
-      }
-      // A missing clip must not break the demo: say the line's words instead.
-      parts.push((await speak(say, voiceOpts)).samples);
+      // A clip that is not there is the scenario's mistake: never a silent substitute.
+      if (!existsSync(file)) throw new ConfigError(`caller clip not found: ${file}`);
+      const wav = readWav(file);
+      parts.push(resample(toMono(wav), wav.sampleRate, PHONE_SAMPLE_RATE));
       continue;
     }
     parts.push(

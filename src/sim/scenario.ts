@@ -5,10 +5,16 @@
  * line noise under all of it, and the deterministic LLM's rules. Validated on load; errors name
  * the file and the JSON path.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import { ConfigError } from '../core/errors.js';
+import {
+  checkSchema,
+  type FileIssue,
+  fileError,
+  parsePositioned,
+} from '../core/file-diagnostics.js';
 import { noiseKinds } from './noise.js';
 
 const AudioPart = Type.Union([
@@ -101,24 +107,33 @@ export type Scenario = Static<typeof ScenarioSchema>;
 export type CallerLineSpec = Static<typeof CallerLine>;
 export type TriggerSpec = Pick<CallerLineSpec, 'after' | 'reply' | 'delayMs'>;
 
-/** Reads and validates a scenario; errors name the file and the JSON path. */
+/**
+ * Reads and validates a scenario; every problem is reported as `file:line:col: path: problem`,
+ * including caller clips that are not there (relative to the scenario file).
+ */
 export function loadScenario(path: string): Scenario {
-  let data: unknown;
+  let text: string;
   try {
-    data = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new ConfigError(`${path}: ${(err as Error).message}`);
   }
-  const first = Value.Errors(ScenarioSchema, data).First();
-  if (first) throw new ConfigError(`${path}: ${first.path || '/'}: ${first.message}`);
-  const scenario = data as Scenario;
+  const file = parsePositioned(text, path);
+  const scenario = checkSchema(ScenarioSchema, file, path);
+  const issues: FileIssue[] = [];
   for (const [i, line] of scenario.caller.entries()) {
     if ((line.say === undefined) === (line.dtmf === undefined)) {
-      throw new ConfigError(`${path}: /caller/${i}: needs exactly one of say or dtmf`);
+      issues.push(file.issueAt(['caller', i], 'needs exactly one of say or dtmf'));
     }
     if (line.after === 'reply-start' && !scenario.llm.some((r) => r.id && r.id === line.reply)) {
-      throw new ConfigError(`${path}: /caller/${i}/reply: no llm rule has id "${line.reply}"`);
+      issues.push(file.issueAt(['caller', i, 'reply'], `no llm rule has id "${line.reply}"`));
+    }
+    for (const [j, part] of (line.audio ?? []).entries()) {
+      if (typeof part === 'string' && !existsSync(resolve(dirname(path), part))) {
+        issues.push(file.issueAt(['caller', i, 'audio', j], `file not found: ${part}`));
+      }
     }
   }
+  if (issues.length > 0) throw fileError(path, issues);
   return scenario;
 }

@@ -2,7 +2,7 @@
  * A streaming `stt.STT` whose transcripts come from a script on the shared SimClock instead of
  * a recogniser (no speech-to-text model runs offline here). Utterances are turned into interim
  * and final events by the timing model of a streaming telephony STT
- * (/work/shared/specs/interruption-scenarios.md): first interim (first word) `interimDelayMs`
+ * (docs/interruption-scenarios.md): first interim (first word) `interimDelayMs`
  * after onset, one more word per interim every `duration / words`, final `finalDelayMs` after
  * the audio ends. Utterances can be added before or during the call.
  *
