@@ -1,5 +1,5 @@
 /**
- * npm run eval:interruptions [-- <folder>] [--policy NAME[,NAME]] [--json FILE]
+ * npm run eval:interruptions [-- <folder>] [--policy NAME[,NAME]] [--agent NAME] [--json FILE]
  *     [--concurrency N] [--workers N] [--set SETTING=VALUE]... [--interim-delay MS] [--final-delay MS]
  *
  * Scores interruption policies on a folder of scenarios (default: the public corpus in
@@ -10,7 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { buildReport, formatTable } from '../src/eval/report.js';
+import { buildReport, formatErrors, formatTable } from '../src/eval/report.js';
 import { evalWorkerMain, runEval } from '../src/eval/runner.js';
 import {
   type InterruptionPolicyName,
@@ -18,7 +18,7 @@ import {
 } from '../src/telephony/interruption/index.js';
 
 const USAGE =
-  'usage: npm run eval:interruptions [-- <folder>] [--policy NAME[,NAME]] [--json FILE] ' +
+  'usage: npm run eval:interruptions [-- <folder>] [--policy NAME[,NAME]] [--agent NAME] [--json FILE] ' +
   '[--concurrency N] [--workers N] [--set SETTING=VALUE]... [--interim-delay MS] [--final-delay MS]';
 
 /** The public corpus that ships with the repository. */
@@ -45,6 +45,7 @@ async function main(): Promise<void> {
       options: {
         policy: { type: 'string', multiple: true },
         json: { type: 'string' },
+        agent: { type: 'string' },
         concurrency: { type: 'string' },
         workers: { type: 'string' },
         set: { type: 'string', multiple: true },
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
     concurrency,
     workers,
     settings,
+    ...(v.agent ? { agent: v.agent as string } : {}),
     staggerMs,
     retryLateMs,
     maxRetryShare: 0.25,
@@ -129,8 +131,13 @@ async function main(): Promise<void> {
     retryLateMs,
   });
   const r = report.run;
+  const errors = policies.flatMap((p) =>
+    formatErrors(report, p as InterruptionPolicyName).map((line) => `  ${p}: ${line}`),
+  );
+  const softackErrors = errors.filter((l) => l.startsWith('  softack:'));
   process.stdout.write(
-    `\n${formatTable(report.policies)}\n\n` +
+    `\n${formatTable(report.policies)}\n\nBy group:\n${formatTable(report.groups)}\n\n` +
+      (softackErrors.length > 0 ? `softack errors:\n${softackErrors.join('\n')}\n\n` : '') +
       `${r.scenarios} scenarios × ${policies.length} policies in ${r.duration_s} s ` +
       `(${workers} worker(s) × ${concurrency} sessions); event-loop lag p99 ` +
       `${r.event_loop_lag_ms.map((l) => l.p99).join('/')} ms, max ${r.event_loop_lag_ms.map((l) => l.max).join('/')} ms; ` +

@@ -271,3 +271,71 @@ routes:
     );
   });
 });
+
+describe('MCP servers', () => {
+  /** `${NAME}` as the agents file writes it. */
+  const ref = (name: string) => `$${'{'}${name}}`;
+  const withMcp = `agents:
+  - name: front
+    instructions: Hi.
+    tools: [lookup]
+    mcp:
+      - server: crm
+        tools: [find_customer, "ticket_*"]
+tools:
+  - name: lookup
+    description: Looks things up.
+    url: https://tools.example/lookup
+mcpServers:
+  - name: crm
+    url: https://crm.example/mcp
+    transport: sse
+    headers:
+      Authorization: "Bearer \${CRM_TOKEN}"
+    timeoutMs: 3000
+routes: [{ default: true, agent: front }]
+`;
+
+  it('a server with headers from the environment and an allow-list per agent', () => {
+    const file = parseAgentsFile(withMcp, 'agents.yaml', { env: { CRM_TOKEN: 't' } });
+    expect(file.mcpServers.get('crm')).toMatchObject({ transport: 'sse', timeoutMs: 3000 });
+    expect(file.agents.get('front')?.mcp).toEqual([
+      { server: 'crm', tools: ['find_customer', 'ticket_*'] },
+    ]);
+  });
+
+  it('a missing header variable, a bad URL, a literal secret: file:line:col at start-up', () => {
+    const text = withMcp
+      .replace('https://crm.example/mcp', 'crm.example/mcp')
+      .replace('    transport: sse\n', '')
+      .replace('    timeoutMs: 3000', '      X-Api-Key: abc123\n    timeoutMs: 3000');
+    expect(problems(text, 'agents.yaml', { env: {} }).message.split('\n')).toEqual([
+      'Invalid configuration: 3 problems',
+      'agents.yaml:14:10: mcpServers[0].url: must be an https or http URL',
+      'agents.yaml:16:22: mcpServers[0].headers.Authorization: environment variable CRM_TOKEN is not set',
+      `agents.yaml:17:18: mcpServers[0].headers.X-Api-Key: must come from the environment: write ${ref('ENV_VAR')} (e.g. "Bearer ${ref('CRM_TOKEN')}"), never the value itself`,
+    ]);
+  });
+
+  it('credentials in the URL, unknown servers, names the agent already uses, a bad transport', () => {
+    const text = withMcp
+      .replace('https://crm.example/mcp', 'https://user:pw@crm.example/mcp')
+      .replace(
+        'tools: [find_customer, "ticket_*"]',
+        'tools: [lookup]\n      - server: tickets\n        tools: [open]',
+      );
+    expect(problems(text, 'agents.yaml', { env: { CRM_TOKEN: 't' } }).message.split('\n')).toEqual([
+      'Invalid configuration: 3 problems',
+      'agents.yaml:7:17: agents[0].mcp[0].tools[0]: "lookup" is already used by a tool of this agent',
+      'agents.yaml:8:17: agents[0].mcp[1].server: unknown MCP server "tickets": declare it under mcpServers:',
+      `agents.yaml:16:10: mcpServers[0].url: must not contain credentials: send them in headers: with ${ref('ENV_VAR')} values`,
+    ]);
+    expect(
+      problems(withMcp.replace('transport: sse', 'transport: websocket'), 'agents.yaml', {
+        env: { CRM_TOKEN: 't' },
+      }).message,
+    ).toBe(
+      'Invalid configuration: agents.yaml:15:16: mcpServers[0].transport: must be one of streamable-http, sse',
+    );
+  });
+});

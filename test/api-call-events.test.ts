@@ -14,12 +14,12 @@ import {
 import { MemoryIdempotencyStore } from '../src/api/idempotency.js';
 import { createLogger } from '../src/core/logger.js';
 import { sign, verify } from '../src/core/signature.js';
-import { TEST_API_KEY, testConfig } from './support/config.js';
 import {
   type Delivery,
   EventReceiver as Receiver,
   EVENTS_SECRET as SECRET,
-} from './support/event-receiver.js';
+} from '../stack/event-receiver.js';
+import { TEST_API_KEY, testConfig } from './support/config.js';
 
 const log = createLogger(testConfig(), { name: 'test' });
 

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS_SECRET, EventReceiver } from '../stack/event-receiver.js';
 import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
 import { signWebhook } from './standin/webhooks.js';
 import { AUTH, appFor, createOutboundTrunk, postCall } from './support/calls.js';
-import { EVENTS_SECRET, EventReceiver } from './support/event-receiver.js';
 import { freePort } from './support/ports.js';
 
 const agent = { name: 'receptionist' };

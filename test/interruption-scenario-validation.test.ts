@@ -42,19 +42,21 @@ describe('interruption scenario files', () => {
       for (const e of s.caller) expect(e.samples.length).toBeGreaterThan(0);
   });
 
-  it('names the file and the field of a bad value', () => {
+  it('names the file, position and field of a bad value', () => {
     const dir = folder({
       'sub/bad.json': {
         ...good,
         caller: [{ ...good.caller[0], audio: '../clips/a.wav', expect: 'ignored' }],
       },
     });
-    expect(() => loadScenarios(dir)).toThrowError(/sub\/bad\.json: caller\[0\]\.expect is invalid/);
+    expect(() => loadScenarios(dir)).toThrowError(
+      /sub\/bad\.json:1:\d+: caller\[0\]\.expect: must be one of ignore, interrupt, respond/,
+    );
   });
 
   it('names the file and the field of a missing value', () => {
     const dir = folder({ 'x.json': { ...good, agent: { text: 'hi' } } });
-    expect(() => loadScenarios(dir)).toThrowError(/x\.json: agent\.duration_ms is invalid/);
+    expect(() => loadScenarios(dir)).toThrowError(/x\.json:1:\d+: agent\.duration_ms: is required/);
   });
 
   it('names a clip that cannot be read', () => {
@@ -62,33 +64,92 @@ describe('interruption scenario files', () => {
       'x.json': { ...good, caller: [{ ...good.caller[0], audio: 'clips/missing.wav' }] },
     });
     expect(() => loadScenarios(dir)).toThrowError(
-      /x\.json: caller\[0\]\.audio cannot be used \(file not found/,
+      /x\.json:\d+:\d+: caller\[0\]\.audio: cannot be used \(file not found/,
     );
     const dir2 = folder({
       'y.json': { ...good, caller: [{ ...good.caller[0], audio: 'clips/bad.wav' }] },
       'clips/bad.wav': 'not audio',
     });
     expect(() => loadScenarios(dir2)).toThrowError(
-      /y\.json: caller\[0\]\.audio cannot be used \(.*not a RIFF\/WAVE file/,
+      /y\.json:\d+:\d+: caller\[0\]\.audio: cannot be used \(.*not a RIFF\/WAVE file/,
     );
   });
 
   it('rejects invalid JSON, events out of order, unknown noise and duplicate ids', () => {
-    expect(() => loadScenarios(folder({ 'x.json': '{ nope' }))).toThrowError(
-      /x\.json: \(file\) is not valid JSON/,
-    );
+    expect(() => loadScenarios(folder({ 'x.json': '{ nope' }))).toThrowError(/x\.json:1:\d+: /);
     const late = { ...good.caller[0], at_ms: 500 };
     expect(() =>
       loadScenarios(folder({ 'x.json': { ...good, caller: [good.caller[0], late] } })),
-    ).toThrowError(/x\.json: caller\[1\]\.at_ms must not be earlier/);
+    ).toThrowError(/x\.json:1:\d+: caller\[1\]\.at_ms: must not be earlier/);
     expect(() =>
       loadScenarios(folder({ 'x.json': { ...good, noise: { kind: 'purple', snr_db: 10 } } })),
-    ).toThrowError(/x\.json: noise\.kind is invalid/);
+    ).toThrowError(/x\.json:1:\d+: noise\.kind: must be one of white, pink, brown/);
     expect(() =>
       loadScenarios(
         folder({ 'a.json': { ...good, id: 'same' }, 'b.json': { ...good, id: 'same' } }),
       ),
-    ).toThrowError(/b\.json: id "same" is also used by a\.json/);
+    ).toThrowError(/b\.json: id: "same" is also used by a\.json/);
+  });
+
+  it('reads explicit STT results and names a malformed one by line and field', () => {
+    const stt = [
+      { after_ms: 300, text: 'uh' },
+      { after_ms: 700, text: 'Uh-huh.', final: true, confidence: 0.7 },
+    ];
+    const [s] = loadScenarios(
+      folder({ 'x.json': { ...good, caller: [{ ...good.caller[0], stt }] } }),
+    );
+    expect(s?.caller[0]?.stt).toEqual([
+      { afterMs: 300, text: 'uh' },
+      { afterMs: 700, text: 'Uh-huh.', final: true, confidence: 0.7 },
+    ]);
+    // Pretty-printed, so each problem has its own line.
+    const bad = JSON.stringify(
+      {
+        ...good,
+        caller: [
+          {
+            ...good.caller[0],
+            stt: [
+              { after_ms: 400, text: 'uh' },
+              { after_ms: 200, text: 'uh huh', confidence: 1.5 },
+              { text: 'x' },
+            ],
+          },
+        ],
+      },
+      null,
+      2,
+    );
+    let message = '';
+    try {
+      loadScenarios(folder({ 'y.json': bad }));
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(
+      /y\.json:\d+:\d+: caller\[0\]\.stt\[1\]\.confidence: must be at most 1/,
+    );
+    expect(message).toMatch(/y\.json:\d+:\d+: caller\[0\]\.stt\[2\]\.after_ms: is required/);
+    // Every problem of the file at once, each on its own line with its position.
+    expect(
+      message.split('\n').filter((l) => l.startsWith('y.json:')).length,
+    ).toBeGreaterThanOrEqual(2);
+    const order = folder({
+      'z.json': { ...good, caller: [{ ...good.caller[0], stt: [stt[1], stt[0]] }] },
+    });
+    expect(() => loadScenarios(order)).toThrowError(
+      /z\.json:1:\d+: caller\[0\]\.stt\[1\]\.after_ms: must not be earlier than the previous result \(700 ms\)/,
+    );
+  });
+
+  it('loads the STT corpus (13 scenarios, each sound with its STT results)', () => {
+    const scenarios = loadScenarios(resolve(import.meta.dirname, '../fixtures/interruptions-stt'));
+    expect(scenarios).toHaveLength(13);
+    expect(scenarios.every((s) => s.caller.every((e) => Array.isArray(e.stt)))).toBe(true);
+    expect(new Set(scenarios.map((s) => s.group))).toEqual(
+      new Set(['backchannel', 'interrupt', 'noise', 'respond']),
+    );
   });
 
   it('accepts extra fields and defaults the id and deadline', () => {

@@ -4,12 +4,16 @@
  * audio played in real time. The four run at once (each takes ~8 s of real time).
  */
 import { resolve } from 'node:path';
-import { initializeLogger, type VAD } from '@livekit/agents';
+import { initializeLogger } from '@livekit/agents';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadVAD } from '../src/agents/providers.js';
-import { loadConfig } from '../src/core/config.js';
 import { readWav } from '../src/core/wav.js';
-import { REPLY_TEXT, runScenario, type ScenarioRun } from '../src/eval/run-scenario.js';
+import {
+  type EvalContext,
+  REPLY_TEXT,
+  runScenario,
+  type ScenarioRun,
+} from '../src/eval/run-scenario.js';
+import { loadEvalContext } from '../src/eval/runner.js';
 import type { CallerEvent, Scenario } from '../src/eval/scenarios.js';
 
 const clips = resolve(import.meta.dirname, '../fixtures/interruptions/clips');
@@ -60,6 +64,7 @@ const scenarios: Record<string, Scenario> = {
   backchannels: {
     id: 'seed-003/long-explanation-backchannels',
     file: '(test)',
+    group: 'seed-003',
     agent: explanation,
     caller: [
       event(0, 1200, clip('okay.en-us.170'), 'okay', 'ignore'),
@@ -70,18 +75,21 @@ const scenarios: Record<string, Scenario> = {
   silentYeah: {
     id: 'seed-003/yeah-while-silent',
     file: '(test)',
+    group: 'seed-003',
     agent: { text: 'Would you like me to book that for you?', durationMs: 2200 },
     caller: [event(0, 3200, clip('yeah.en-gb.160'), 'yeah', 'respond')],
   },
   noStop: {
     id: 'seed-003/no-stop',
     file: '(test)',
+    group: 'seed-003',
     agent: explanation,
     caller: [event(0, 2000, clip('no-stop.en-us.170'), 'no stop', 'interrupt')],
   },
   mixed: {
     id: 'seed-003/yeah-okay-but-wait',
     file: '(test)',
+    group: 'seed-003',
     agent: explanation,
     caller: [
       event(
@@ -96,24 +104,16 @@ const scenarios: Record<string, Scenario> = {
 };
 
 const runs: Record<string, ScenarioRun> = {};
-const config = loadConfig({ role: 'offline', env: {} });
-let vad: VAD;
+let ctx: EvalContext;
 
 beforeAll(async () => {
   initializeLogger({ pretty: false, level: 'error' });
-  vad = await loadVAD(config);
+  // The example agents file's receptionist, as the evaluation runs it (production session).
+  ctx = await loadEvalContext({});
   const entries = await Promise.all(
     Object.entries(scenarios).map(
       async ([key, s]) =>
-        [
-          key,
-          await runScenario(s, {
-            vad,
-            policy: 'softack',
-            tailMs: 2000,
-            frameMs: config.CALLER_FRAME_MS,
-          }),
-        ] as const,
+        [key, await runScenario(s, ctx, { policy: 'softack', tailMs: 3000 })] as const,
     ),
   );
   for (const [key, run] of entries) runs[key] = run;

@@ -27,6 +27,11 @@ describe('worker load reported to LiveKit', () => {
     expect(isFull(workerLoad({ activeCalls: 2, maxCalls: 25, cpu: 0.9, maxCpu: 0.85 }))).toBe(true);
   });
 
+  it('counts calls only with WORKER_MAX_CPU=0 (a node shared with other work)', () => {
+    expect(workerLoad({ activeCalls: 2, maxCalls: 25, cpu: 1, maxCpu: 0 })).toBeCloseTo(2 / 25);
+    expect(isFull(workerLoad({ activeCalls: 25, maxCalls: 25, cpu: 0, maxCpu: 0 }))).toBe(true);
+  });
+
   it('stays within [0, 1] for odd inputs', () => {
     expect(workerLoad({ activeCalls: 0, maxCalls: 25, cpu: Number.NaN, maxCpu: 0.85 })).toBe(0);
     expect(workerLoad({ activeCalls: 0, maxCalls: 25, cpu: -1, maxCpu: 0.85 })).toBe(0);

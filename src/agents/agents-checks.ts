@@ -1,16 +1,22 @@
 /**
  * Cross-checks of the agents file: what its schema cannot say. Names that must exist (agents,
- * tools, handoff targets), names the LLM sees that must be unique per agent, transfer
- * destinations, DTMF keys, one default route and last, number patterns in E.164.
+ * tools, MCP servers, handoff targets), names the LLM sees that must be unique per agent,
+ * transfer destinations, DTMF keys, MCP servers' URLs and header variables, one default route
+ * and last, number patterns in E.164.
  */
 
 import type { FileIssue, Locate } from '../core/file-diagnostics.js';
 import { formatPath } from '../core/file-diagnostics.js';
 import { transferTarget } from '../core/phone.js';
-import { type AgentsFileData, handoffToolName, type RouteMatch } from './agents-schema.js';
+import {
+  type AgentsFileData,
+  ENV_REFERENCE,
+  handoffToolName,
+  type RouteMatch,
+} from './agents-schema.js';
 
 export interface CheckOptions {
-  /** Where `secretEnv` variables are read. */
+  /** Where `secretEnv` and MCP header variables are read. */
   env: NodeJS.ProcessEnv;
   /** Names of tools written in code that agents may reference. */
   codeToolNames: Iterable<string>;
@@ -51,6 +57,28 @@ export function crossCheck(data: AgentsFileData, opts: CheckOptions, locate: Loc
     }
   });
 
+  const mcpServers = new Set<string>();
+  (data.mcpServers ?? []).forEach((s, i) => {
+    const at = ['mcpServers', i] as const;
+    if (mcpServers.has(s.name)) add([...at, 'name'], `duplicate MCP server name "${s.name}"`);
+    mcpServers.add(s.name);
+    const urlProblem = checkHttpUrl(s.url) ?? checkNoCredentials(s.url);
+    if (urlProblem) add([...at, 'url'], urlProblem);
+    for (const [header, value] of Object.entries(s.headers ?? {})) {
+      const names = envReferences(value);
+      if (names.length === 0) {
+        add(
+          [...at, 'headers', header],
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the agents file's ${VAR} syntax, quoted
+          'must come from the environment: write ${ENV_VAR} (e.g. "Bearer ${CRM_TOKEN}"), never the value itself',
+        );
+      }
+      for (const name of names) {
+        if (!env[name]) add([...at, 'headers', header], `environment variable ${name} is not set`);
+      }
+    }
+  });
+
   data.agents.forEach((a, i) => {
     const at = ['agents', i] as const;
     // Every name the LLM sees for this agent must be unique.
@@ -68,6 +96,24 @@ export function crossCheck(data: AgentsFileData, opts: CheckOptions, locate: Loc
         );
       }
       claim(name, 'a tool', [...at, 'tools', j]);
+    });
+    const usedServers = new Set<string>();
+    (a.mcp ?? []).forEach((m, j) => {
+      if (!mcpServers.has(m.server)) {
+        add(
+          [...at, 'mcp', j, 'server'],
+          `unknown MCP server "${m.server}": declare it under mcpServers:`,
+        );
+      } else if (usedServers.has(m.server)) {
+        add([...at, 'mcp', j, 'server'], `MCP server "${m.server}" is listed twice for this agent`);
+      }
+      usedServers.add(m.server);
+      m.tools.forEach((name, k) => {
+        // Patterns are matched against the server's list at the call; exact names claim now.
+        if (!name.includes('*')) {
+          claim(name, `a tool of MCP server ${m.server}`, [...at, 'mcp', j, 'tools', k]);
+        }
+      });
     });
     (a.handoffs ?? []).forEach((h, j) => {
       if (!agentNames.has(h.agent)) {
@@ -159,6 +205,21 @@ function checkHttpUrl(value: string): string | undefined {
   } catch {
     return 'must be an https or http URL';
   }
+}
+
+/** A secret belongs in a header from the environment, not in the file. */
+function checkNoCredentials(value: string): string | undefined {
+  const u = new URL(value);
+  if (u.username || u.password) {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the agents file's ${VAR} syntax, quoted
+    return 'must not contain credentials: send them in headers: with ${ENV_VAR} values';
+  }
+  return undefined;
+}
+
+/** Names of the environment variables a header value refers to (`${NAME}`). */
+export function envReferences(value: string): string[] {
+  return [...value.matchAll(ENV_REFERENCE)].map((m) => m[1]!);
 }
 
 /** A destination as a URI (a bare number is the API's shorthand, not the file's). */

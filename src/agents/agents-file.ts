@@ -1,6 +1,6 @@
 /**
- * The agents file (AGENTS_CONFIG): agents, tools declared as HTTP endpoints, handoffs, transfer
- * destinations and call routes, in YAML or JSON. Loaded once at start-up; every problem is
+ * The agents file (AGENTS_CONFIG): agents, tools declared as HTTP endpoints, MCP tool servers,
+ * handoffs, transfer destinations and call routes, in YAML or JSON. Loaded once at start-up; every problem is
  * reported as `file:line:col: path: what is wrong`, all of them at once, so a bad deploy fails
  * before the first call instead of during one. The documented example is
  * config/agents.example.yaml; the schema is agents-schema.ts, the cross-checks agents-checks.ts.
@@ -14,6 +14,7 @@ import {
   type AgentSpec,
   AgentsFileSchema,
   type HttpToolSpec,
+  type McpServerSpec,
   type RouteSpec,
 } from './agents-schema.js';
 
@@ -23,6 +24,7 @@ export interface AgentsConfig {
   file: string;
   agents: ReadonlyMap<string, AgentSpec>;
   tools: ReadonlyMap<string, HttpToolSpec>;
+  mcpServers: ReadonlyMap<string, McpServerSpec>;
   /** In file order; the default route is last. */
   routes: readonly RouteSpec[];
   /** The agent of the default route (a refusing default has none). */
@@ -30,14 +32,7 @@ export interface AgentsConfig {
 }
 
 export interface LoadOptions {
-  /** Where `secretEnv` variables are read; default process.env. */
-  env?: NodeJS.ProcessEnv;
-  /** Names of tools written in code that agents may reference (see code-tools.ts). */
-  codeToolNames?: Iterable<string>;
-}
-
-export interface LoadOptions {
-  /** Where `secretEnv` variables are read; default process.env. */
+  /** Where `secretEnv` and MCP header variables are read; default process.env. */
   env?: NodeJS.ProcessEnv;
   /** Names of tools written in code that agents may reference (see code-tools.ts). */
   codeToolNames?: Iterable<string>;
@@ -79,6 +74,7 @@ export function parseAgentsFile(
     file: fileName,
     agents: new Map(data.agents.map((a) => [a.name, a])),
     tools: new Map((data.tools ?? []).map((t) => [t.name, t])),
+    mcpServers: new Map((data.mcpServers ?? []).map((s) => [s.name, s])),
     routes,
     ...(defaultRoute?.agent ? { defaultAgent: defaultRoute.agent } : {}),
   };

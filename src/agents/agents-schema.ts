@@ -1,6 +1,6 @@
 /**
- * The agents file's schema (TypeBox): agents, tools declared as HTTP endpoints, handoffs,
- * transfer destinations, DTMF menus, voicemail policy and call routes. What a schema cannot say
+ * The agents file's schema (TypeBox): agents, tools declared as HTTP endpoints, MCP tool
+ * servers, handoffs, transfer destinations, DTMF menus, voicemail policy and call routes. What a schema cannot say
  * (names that must exist, one default route, ...) is checked in agents-checks.ts.
  */
 import { type Static, Type } from '@sinclair/typebox';
@@ -48,6 +48,57 @@ export const HttpToolSchema = Type.Object(
     /** Said when the endpoint has not answered after `fillerAfterMs`. */
     filler: Type.Optional(Text),
     fillerAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+
+/** `${NAME}` in a header value: the value of environment variable NAME. */
+export const ENV_REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+const McpServerName = Type.String({
+  pattern: '^[a-z][a-z0-9_-]{0,39}$',
+  description: 'lower-case letters, digits, "_" or "-", starting with a letter (max 40)',
+});
+
+/** An MCP server whose tools agents may use (`mcpServers:`). */
+export const McpServerSchema = Type.Object(
+  {
+    name: McpServerName,
+    url: Text,
+    /** streamable-http (default, current MCP servers) or sse (servers that only have the old transport). */
+    transport: Type.Optional(Type.Union([Type.Literal('streamable-http'), Type.Literal('sse')])),
+    /** Header → value with `${ENV_VAR}` references; every value must come from the environment. */
+    headers: Type.Optional(
+      Type.Record(
+        Type.String({
+          pattern: '^[A-Za-z0-9-]{1,64}$',
+          description: 'an HTTP header name (letters, digits, "-")',
+        }),
+        Text,
+      ),
+    ),
+    /** Per tool call; also bounds connecting and listing the tools. */
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 30_000 })),
+    /** Said when a tool call fails or times out. */
+    fallback: Type.Optional(Text),
+    /** Said when a tool has not answered after `fillerAfterMs`. */
+    filler: Type.Optional(Text),
+    fillerAfterMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+
+/** The tools of one MCP server an agent may use: an allow-list, never the whole server. */
+export const AgentMcpSchema = Type.Object(
+  {
+    server: McpServerName,
+    tools: Type.Array(
+      Type.String({
+        pattern: '^[a-zA-Z0-9_*-]{1,64}$',
+        description: 'a tool name (letters, digits, "_" or "-"), "*" matching any run of them',
+      }),
+      { minItems: 1 },
+    ),
   },
   { additionalProperties: false },
 );
@@ -111,6 +162,8 @@ export const AgentSchema = Type.Object(
     keyterms: Type.Optional(Type.Array(Text)),
     /** Names of HTTP tools (top-level `tools:`) or tools written in code. */
     tools: Type.Optional(Type.Array(ToolName)),
+    /** Tools of MCP servers (top-level `mcpServers:`), by allow-list per server. */
+    mcp: Type.Optional(Type.Array(AgentMcpSchema)),
     handoffs: Type.Optional(Type.Array(HandoffSchema)),
     transfers: Type.Optional(Type.Array(TransferSchema)),
     /** Per-agent overrides of the soft-ack filter (src/telephony/interruption/options.ts). */
@@ -158,12 +211,15 @@ export const AgentsFileSchema = Type.Object(
     version: Type.Optional(Type.Literal(1)),
     agents: Type.Array(AgentSchema, { minItems: 1 }),
     tools: Type.Optional(Type.Array(HttpToolSchema)),
+    mcpServers: Type.Optional(Type.Array(McpServerSchema)),
     routes: Type.Array(RouteSchema, { minItems: 1 }),
   },
   { additionalProperties: false },
 );
 
 export type HttpToolSpec = Static<typeof HttpToolSchema>;
+export type McpServerSpec = Static<typeof McpServerSchema>;
+export type AgentMcpSpec = Static<typeof AgentMcpSchema>;
 export type HandoffSpec = Static<typeof HandoffSchema>;
 export type TransferSpec = Static<typeof TransferSchema>;
 export type DtmfSpec = Static<typeof DtmfSchema>;

@@ -8,26 +8,28 @@
  * The endpoint answers 2xx with JSON, which goes back to the LLM as the tool's result. A timeout,
  * a non-2xx status, or an answer that is not JSON makes the agent say the tool's `fallback`
  * sentence itself (no LLM round trip), so the caller never hears dead air. A slow endpoint gets
- * a spoken filler after `fillerAfterMs` of silence.
+ * a spoken filler after `fillerAfterMs` of silence (remote-tool-speech.ts, shared with MCP tools).
  */
 import { llm } from '@livekit/agents';
 import type { Logger } from '../core/logger.js';
 import { SIGNATURE_HEADER, sign } from '../core/signature.js';
 import type { HttpToolSpec } from './agents-schema.js';
 import type { CodeTool } from './code-tools.js';
+import {
+  callWithFillerAndFallback,
+  type RemoteOutcome,
+  remoteToolSpeechDefaults,
+} from './remote-tool-speech.js';
 import type { PhoneSessionData } from './session-data.js';
 
 export const httpToolDefaults = {
+  ...remoteToolSpeechDefaults,
   timeoutMs: 4000,
-  fillerAfterMs: 1000,
-  filler: 'One moment, please.',
-  fallback: "Sorry, I can't get that information right now.",
   /** Larger answers are refused: they would flood the LLM's context. */
   maxResponseBytes: 32 * 1024,
-} as const satisfies Required<Pick<HttpToolSpec, 'timeoutMs' | 'fillerAfterMs' | 'filler'>> & {
-  fallback: string;
-  maxResponseBytes: number;
-};
+} as const satisfies Required<
+  Pick<HttpToolSpec, 'timeoutMs' | 'fillerAfterMs' | 'filler' | 'fallback'>
+> & { maxResponseBytes: number };
 
 export interface HttpToolOptions {
   /** Where `secretEnv` is read; default process.env. */
@@ -46,7 +48,6 @@ export function createHttpTool(spec: HttpToolSpec, opts: HttpToolOptions = {}): 
     throw new Error(`${spec.secretEnv} is not set (HMAC key of tool "${spec.name}")`);
   }
   const timeoutMs = spec.timeoutMs ?? httpToolDefaults.timeoutMs;
-  const fallback = spec.fallback ?? httpToolDefaults.fallback;
 
   return llm.tool({
     name: spec.name,
@@ -55,35 +56,16 @@ export function createHttpTool(spec: HttpToolSpec, opts: HttpToolOptions = {}): 
     execute: async (args: Record<string, unknown>, { ctx, abortSignal }) => {
       const call = (ctx.userData as PhoneSessionData | undefined)?.call;
       const body = JSON.stringify({ tool: spec.name, arguments: args, call });
-      const started = Date.now();
-      const request = () => postJson(spec.url, body, { secret, timeoutMs, abortSignal });
-      const filler = spec.filler ?? httpToolDefaults.filler;
-      const outcome = await ctx.filler(
-        filler,
-        { delay: spec.fillerAfterMs ?? httpToolDefaults.fillerAfterMs, maxSteps: 1 },
-        request,
+      return callWithFillerAndFallback(
+        ctx,
+        { kind: 'http tool', logFields: { tool: spec.name }, speech: spec, logger: opts.logger },
+        () => postJson(spec.url, body, { secret, timeoutMs, abortSignal }),
       );
-      const elapsedMs = Date.now() - started;
-      if (outcome.ok) {
-        opts.logger?.debug({ tool: spec.name, elapsedMs }, 'http tool answered');
-        return outcome.value;
-      }
-      opts.logger?.warn(
-        { tool: spec.name, elapsedMs, failure: outcome.failure, status: outcome.status },
-        'http tool failed; saying the fallback',
-      );
-      // Spoken directly (text-to-speech only) so the caller hears it at once. Returning
-      // nothing means no LLM reply is generated on top; the sentence stays in the chat
-      // history, so the LLM knows what the caller was told.
-      ctx.session.say(fallback);
-      return undefined;
     },
   });
 }
 
-type Outcome =
-  | { ok: true; value: unknown }
-  | { ok: false; failure: HttpToolFailure; status?: number };
+type Outcome = RemoteOutcome<HttpToolFailure>;
 
 async function postJson(
   url: string,

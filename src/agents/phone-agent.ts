@@ -4,7 +4,8 @@
  *
  * A PhoneAgent prepends the phone prompt rules to its instructions, greets on entering (or,
  * after a handoff, greets and continues the carried conversation), cleans its text for the TTS,
- * gets its tools from the file (HTTP tools, tools written in code, handoff tools), and exposes
+ * gets its tools from the file (HTTP tools, MCP servers' tools, tools written in code, handoff
+ * tools), and exposes
  * its transfer destinations for the telephony transfer tools. The speech-to-text output passes
  * through an injectable `speechFilter`: the seam for the soft-ack filter of
  * src/telephony/interruption (pass-through by default).
@@ -20,6 +21,7 @@ import type { AgentSpec } from './agents-schema.js';
 import { type CodeToolRegistry, defaultCodeTools } from './code-tools.js';
 import { createHandoffTool } from './handoff.js';
 import { createHttpTool } from './http-tools.js';
+import type { McpCallTools } from './mcp-tools.js';
 import { createSpeakableFilter, phoneInstructions } from './prompts.js';
 import type { PhoneSessionData } from './session-data.js';
 
@@ -124,6 +126,12 @@ export class PhoneAgent extends voice.Agent<PhoneSessionData> {
   }
 }
 
+/** The name the LLM sees, for function tools. */
+function toolName(t: llm.ToolContextEntry<PhoneSessionData>): string[] {
+  const name = (t as { name?: unknown }).name;
+  return typeof name === 'string' ? [name] : [];
+}
+
 // ── factory ──────────────────────────────────────────────────────────────────────────────────
 
 export interface AgentFactoryOptions {
@@ -150,6 +158,11 @@ export interface AgentFactoryOptions {
    * agent's destinations, DTMF, end_call), built per agent from its spec.
    */
   extraTools?: (spec: AgentSpec) => llm.ToolContextEntry<PhoneSessionData>[];
+  /**
+   * The call's MCP tools (`McpServers.forCall`): one toolset per server the agent lists under
+   * `mcp:`, discovered when the agent starts. Absent = agents get no MCP tools.
+   */
+  mcp?: Pick<McpCallTools, 'toolsets'>;
 }
 
 export interface AgentFactory {
@@ -196,6 +209,8 @@ export function createAgentFactory(o: AgentFactoryOptions): AgentFactory {
         );
       }
       if (o.extraTools) tools.push(...o.extraTools(spec));
+      // Last: a server's tool named like one the agent already has is left out, not a clash.
+      if (o.mcp) tools.push(...o.mcp.toolsets(spec, new Set(tools.flatMap(toolName))));
       const speechFilter = o.speechFilter
         ? o.speechFilter(spec)
         : interruptionSpeechFilter(spec.interruptions);

@@ -10,7 +10,7 @@
  * - VAD: Silero at 8 kHz with thresholds for phone lines.
  * - Turn detector: LiveKit's local `v1-mini` model (the default would call LiveKit's cloud).
  */
-import { inference, type VAD } from '@livekit/agents';
+import { inference, type ipc, type VAD } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
 import * as openai from '@livekit/agents-plugin-openai';
@@ -25,7 +25,9 @@ export type ProviderSettings = Pick<
   | 'DEEPGRAM_API_KEY'
   | 'DEEPGRAM_MODEL'
   | 'DEEPGRAM_LANGUAGE'
+  | 'DEEPGRAM_BASE_URL'
   | 'ELEVEN_API_KEY'
+  | 'ELEVEN_BASE_URL'
   | 'ELEVEN_MODEL'
   | 'ELEVEN_VOICE_ID'
   | 'OPENAI_API_KEY'
@@ -69,6 +71,7 @@ export function createSTT(s: ProviderSettings, opts: { keyterms?: readonly strin
     keyterm: [...(opts.keyterms ?? [])],
     // Spoken numbers come back as digits ("five five five" → 555): easier for tools.
     numerals: true,
+    ...(s.DEEPGRAM_BASE_URL ? { baseUrl: s.DEEPGRAM_BASE_URL.replace(/\/$/, '') } : {}),
   });
 }
 
@@ -78,6 +81,7 @@ export function createTTS(s: ProviderSettings, opts: { voice?: string } = {}) {
     model: s.ELEVEN_MODEL,
     voiceId: opts.voice ?? s.ELEVEN_VOICE_ID,
     encoding: 'pcm_16000',
+    ...(s.ELEVEN_BASE_URL ? { baseURL: s.ELEVEN_BASE_URL.replace(/\/$/, '') } : {}),
   });
 }
 
@@ -96,11 +100,12 @@ export function loadVAD(s: Pick<ProviderSettings, 'VAD_ACTIVATION_THRESHOLD'>): 
 }
 
 /**
- * LiveKit's local end-of-turn model; runs in the worker's inference process. It keeps its own
- * model rate (it resamples the 8 kHz line audio itself).
+ * LiveKit's local end-of-turn model. A worker's job runs it in the worker's shared inference
+ * process; the simulator passes an executor that runs the same native model in its own process.
+ * It keeps its own model rate (it resamples the 8 kHz line audio itself).
  */
-export function createTurnDetector() {
-  return new inference.TurnDetector({ version: 'v1-mini' });
+export function createTurnDetector(executor?: ipc.InferenceExecutor) {
+  return new inference.TurnDetector({ version: 'v1-mini', ...(executor ? { executor } : {}) });
 }
 
 /** The session-wide models: STT, TTS and LLM with the defaults of the environment. */

@@ -1,10 +1,16 @@
-import { num, str, url } from '../core/settings-schema.js';
+import { int, num, str, url } from '../core/settings-schema.js';
 
 /** Settings of the agents and their model providers (src/agents). */
 export const agentSettings = {
   AGENTS_CONFIG: str({
     doc: 'Path of the agents file (YAML or JSON): agents, tools, handoffs, routes',
     default: 'config/agents.example.yaml',
+  }),
+  MCP_TOOLS_CACHE_TTL_S: int({
+    doc: "How long (s) a job process reuses an MCP server's tool list before listing it again at a call's start (a tools/list_changed notification re-lists at once)",
+    default: 300,
+    min: 0,
+    max: 86_400,
   }),
   PHONE_DEFAULT_REGION: str({
     doc: 'Country (ISO 3166 alpha-2, e.g. US) used to read national-format numbers from carriers; unset = only international numbers are normalised',
@@ -14,8 +20,16 @@ export const agentSettings = {
   DEEPGRAM_API_KEY: str({ doc: 'Deepgram API key (speech-to-text)', secret: true }),
   DEEPGRAM_MODEL: str({ doc: 'Deepgram model', default: 'nova-3' }),
   DEEPGRAM_LANGUAGE: str({ doc: 'Deepgram language code', default: 'en-US' }),
+  DEEPGRAM_BASE_URL: url({
+    doc: "Deepgram's websocket base URL (a regional or self-hosted Deepgram, or the local stack's stand-in); unset = wss://api.deepgram.com",
+    protocols: ['ws', 'wss'],
+  }),
   ELEVEN_API_KEY: str({ doc: 'ElevenLabs API key (text-to-speech)', secret: true }),
   ELEVEN_MODEL: str({ doc: 'ElevenLabs model', default: 'eleven_flash_v2_5' }),
+  ELEVEN_BASE_URL: url({
+    doc: "ElevenLabs' API base URL, ending in /v1 (a regional endpoint, or the local stack's stand-in); unset = https://api.elevenlabs.io/v1",
+    protocols: ['http', 'https'],
+  }),
   ELEVEN_VOICE_ID: str({
     doc: 'ElevenLabs voice id used when an agent names no voice',
     default: 'bIHbv24MWmeRgasZH58o',

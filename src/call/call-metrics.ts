@@ -10,6 +10,8 @@
  * - Backchannels ignored: reported by the interruption policy through `noteBackchannelIgnored`
  *   (it is the only component that knows a sound was judged a backchannel).
  * - Handoffs: agent-handoff items in the conversation.
+ * - Tool servers unavailable: MCP servers the agents could not reach (they went on without
+ *   those tools), reported by the session through `noteToolServerUnavailable`.
  */
 import { type metrics as lkMetrics, type llm, type voice, voice as voiceNs } from '@livekit/agents';
 import type { CallDirection } from '../telephony/call-context.js';
@@ -49,6 +51,7 @@ export type TimelineEvent =
   | { t: number; type: 'backchannel-ignored'; text: string }
   | { t: number; type: 'false-interruption'; resumed: boolean }
   | { t: number; type: 'handoff'; from?: string; to: string }
+  | { t: number; type: 'tool-server-unavailable'; server: string; reason: string }
   | ({ t: number; type: 'call-end' } & CallEnd);
 
 export interface TranscriptLine {
@@ -78,6 +81,8 @@ export interface CallSummary {
   endedBy: EndedBy;
   reason?: string;
   agents: string[];
+  /** MCP servers that could not be reached: the agents went on without their tools. */
+  toolServersUnavailable?: { t: number; server: string; reason: string }[];
   transcript: TranscriptLine[];
   metrics: {
     turnLatency: LatencyStats;
@@ -148,6 +153,11 @@ export class CallMetrics {
     this.#push({ type: 'backchannel-ignored', text }, at);
   }
 
+  /** An MCP tool server could not be reached (the session reports each once per call). */
+  noteToolServerUnavailable(server: string, reason: string, at = this.#now()): void {
+    this.#push({ type: 'tool-server-unavailable', server, reason }, at);
+  }
+
   /** Subscribes to a session's events; returns (and remembers) the unsubscribe function. */
   attach(session: voice.AgentSession): () => void {
     const onUser = (ev: voice.UserStateChangedEvent) => {
@@ -186,6 +196,12 @@ export class CallMetrics {
     this.timeline.sort((a, b) => a.t - b.t);
     const count = (type: TimelineEvent['type']) =>
       this.timeline.filter((e) => e.type === type).length;
+    const unavailable = this.timeline
+      .filter(
+        (e): e is Extract<TimelineEvent, { type: 'tool-server-unavailable' }> =>
+          e.type === 'tool-server-unavailable',
+      )
+      .map(({ t, server, reason }) => ({ t, server, reason }));
     this.#ended = {
       callId: this.callId,
       direction: this.direction,
@@ -196,6 +212,7 @@ export class CallMetrics {
       endedBy,
       ...(reason ? { reason } : {}),
       agents: [...this.#agents],
+      ...(unavailable.length ? { toolServersUnavailable: unavailable } : {}),
       transcript: [...this.transcript],
       metrics: {
         turnLatency: latencyStats(this.#latencies),

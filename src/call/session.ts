@@ -7,8 +7,8 @@
  * - Turn detection: LiveKit's local `v1-mini` end-of-turn model; endpointing delays for phone
  *   turns.
  * - Interruptions: the soft-ack policy (src/telephony/interruption): session options, an STT
- *   filter per agent, and the controller attached after start. Its "ignored backchannel"
- *   decisions feed the call metrics.
+ *   filter per agent, and the controller bound before start (it must see the greeting). Its
+ *   "ignored backchannel" decisions feed the call metrics.
  * - Noise: the process's noise suppression (src/telephony/noise); the transport puts the call's
  *   piece in the input path, before VAD and STT.
  * - Telephony (src/telephony, docs/transfers.md): a CallControl per call; the agents get the
@@ -20,6 +20,7 @@ import { AudioFrame } from '@livekit/rtc-node';
 import type { AgentsConfig } from '../agents/agents-file.js';
 import type { AgentSpec } from '../agents/agents-schema.js';
 import type { CodeToolRegistry } from '../agents/code-tools.js';
+import type { McpServers } from '../agents/mcp-tools.js';
 import { type AgentModels, createAgentFactory } from '../agents/phone-agent.js';
 import { createSessionData, type PhoneSessionData } from '../agents/session-data.js';
 import type { Config } from '../core/config.js';
@@ -33,6 +34,7 @@ import {
   attachInterruptionPolicy,
   type DecisionRecord,
   interruptionSpeechFilter,
+  resolveSoftAckOptions,
   type SoftAckOptions,
   withInterruptionOptions,
 } from '../telephony/interruption/index.js';
@@ -123,7 +125,39 @@ export interface PhoneSessionDeps {
   greetOutbound?: boolean;
   /** Environment the HTTP tools read their `secretEnv` from. */
   env?: NodeJS.ProcessEnv;
+  /** The process's MCP servers (one connection each, tool lists cached); absent = no MCP tools. */
+  mcp?: McpServers;
+  /** No caller audio (conversation tests): no answering-machine check on outbound calls. */
+  textMode?: boolean;
   log: Logger;
+}
+
+/** What a process loads once for all its calls (a job process's prewarm). */
+export interface ProcessResources {
+  agents: AgentsConfig;
+  codeTools: CodeToolRegistry;
+  vad: VAD;
+  noise?: NoiseSuppression;
+  log: Logger;
+}
+
+/** What differs between a real call and a simulated one: the models, and where server calls go. */
+export type CallModels = Pick<
+  PhoneSessionDeps,
+  'models' | 'agentModels' | 'turnDetector' | 'telephony' | 'env'
+>;
+
+/**
+ * The session deps of a call from the settings: the one construction a real call, the
+ * simulator, the demo, the interruption evaluation and the rehearsal call all use. Only the
+ * models (production providers or scripted ones) and where telephony's server calls go differ.
+ */
+export function phoneSessionDeps(
+  config: Config,
+  resources: ProcessResources,
+  models: CallModels,
+): PhoneSessionDeps {
+  return { ...resources, ...models, interruption: resolveSoftAckOptions(config) };
 }
 
 export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFactory {
@@ -204,12 +238,24 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
       speechFilter: (spec) => interruptionSpeechFilter(spec.interruptions),
       greet: call.direction === 'outbound' ? (deps.greetOutbound ?? true) : true,
       ...(telephonyTools ? { extraTools: telephonyTools } : {}),
+      ...(deps.mcp
+        ? {
+            mcp: deps.mcp.forCall({
+              log: deps.log.child({ callId }),
+              onUnavailable: (server, reason) => metrics.noteToolServerUnavailable(server, reason),
+            }),
+          }
+        : {}),
     });
     const agent = agentName
       ? factory.create(agentName)
       : // A refusal only says its message (session.say): no instructions, tools or greeting.
         new voice.Agent({ instructions: 'You only read out messages.' });
-    let controller: ReturnType<typeof attachInterruptionPolicy> | undefined;
+    // Bound before the session starts: the greeting (said inside start()) is the first speech
+    // a caller talks over or echoes, and the policy must see its speech handle and its words.
+    const controller = attachInterruptionPolicy(session, deps.interruption, {
+      onDecision: (r) => noteDecision(metrics, r),
+    });
     let ending: CallEnding | undefined;
 
     const parts: CallSessionParts = {
@@ -218,9 +264,6 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
       ...(deps.noise ? { noise: deps.noise } : {}),
       ...(control ? { control } : {}),
       started() {
-        controller = attachInterruptionPolicy(session, deps.interruption, {
-          onDecision: (r) => noteDecision(metrics, r),
-        });
         if (!t || !control) return;
         // The one length limit of a call: the agent says so and hangs up (the job's hard limit
         // comes later and only backs this up).
@@ -231,7 +274,7 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
         });
         const vm = specOf(agentName)?.voicemail;
         const action = vm?.action ?? t.voicemail.action;
-        if (call.direction === 'outbound' && action !== 'off') {
+        if (call.direction === 'outbound' && action !== 'off' && !deps.textMode) {
           const message = vm?.message ?? t.voicemail.message;
           void handleAnsweringMachine(session, {
             action,
@@ -245,7 +288,7 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
         }
       },
       async dispose() {
-        controller?.dispose();
+        controller.dispose();
         ending?.dispose();
         router?.stop();
       },

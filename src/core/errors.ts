@@ -153,6 +153,12 @@ export const WebhookSignatureError = createError(
 );
 
 // ── worker and agents ────────────────────────────────────────────────────────────────────────
+/** A conversation-test file (npm run test:agents) is malformed; the message names file and field. */
+export const AgentTestInvalidError = createError(
+  'PA_ERR_AGENT_TEST_INVALID',
+  'Invalid agent test file: %s',
+  400,
+);
 
 // ── telephony ────────────────────────────────────────────────────────────────────────────────
 /** An interruption scenario file (eval) is malformed; the message names the file and field. */

@@ -6,7 +6,15 @@ import { type EventResult, errorCount, type PolicyScore, scoreRun, summarize } f
 
 export interface EvalReport {
   policies: PolicyScore[];
-  events: Array<EventResult & { policy: InterruptionPolicyName; run_late_ms: number }>;
+  /** The same scores per group of scenarios (their first folder), per policy. */
+  groups: Array<PolicyScore & { group: string }>;
+  /**
+   * Every event's result; an event with a failure also carries what the STT sent for it
+   * (`[ms after onset] "text" [final] confidence`), so a regression explains itself.
+   */
+  events: Array<
+    EventResult & { policy: InterruptionPolicyName; run_late_ms: number; stt_sent?: string[] }
+  >;
   run: {
     folder: string;
     scenarios: number;
@@ -37,14 +45,26 @@ export function buildReport(
   },
 ): EvalReport {
   const events: EvalReport['events'] = [];
+  const groups: EvalReport['groups'] = [];
+  const groupNames = [...new Set(r.scenarios.map((s) => s.group))].sort();
   const policies = o.policies.map((policy) => {
     const results: EventResult[] = [];
     for (const { job, run } of r.runs) {
       if (job.policy !== policy) continue;
       for (const e of scoreRun(r.scenarios[job.scenario]!, run)) {
         results.push(e);
-        events.push({ policy, ...e, run_late_ms: Math.round(run.sttLateMaxMs) });
+        events.push({
+          policy,
+          ...e,
+          run_late_ms: Math.round(run.sttLateMaxMs),
+          ...(e.failures.length > 0 ? { stt_sent: run.sttSent[e.event] ?? [] } : {}),
+        });
       }
+    }
+    for (const group of groupNames) {
+      const mine = results.filter((e) => e.group === group);
+      const scenarios = r.scenarios.filter((s) => s.group === group).length;
+      groups.push({ group, ...summarize(policy, scenarios, mine) });
     }
     return summarize(policy, r.scenarios.length, results);
   });
@@ -53,6 +73,7 @@ export function buildReport(
     Math.round(late[Math.min(late.length - 1, Math.ceil((p / 100) * late.length) - 1)] ?? 0);
   return {
     policies,
+    groups,
     events,
     run: {
       folder: o.folder,
@@ -69,9 +90,24 @@ export function buildReport(
   };
 }
 
-/** A fixed-width table, one row per policy (also valid Markdown). */
-export function formatTable(policies: PolicyScore[]): string {
+/** The errors of `policy`, one line each: scenario, expectation, failures, truth and STT. */
+export function formatErrors(report: EvalReport, policy: InterruptionPolicyName): string[] {
+  return report.events
+    .filter((e) => e.policy === policy && e.failures.length > 0)
+    .map(
+      (e) =>
+        `${e.scenario} #${e.event} (${e.expect} at ${e.at_ms} ms): ${e.failures.join(', ')}; ` +
+        `said "${e.transcript}"; STT sent ${e.stt_sent?.length ? e.stt_sent.join(' → ') : 'nothing'}`,
+    );
+}
+
+/**
+ * A fixed-width table, one row per policy, or per policy and group (also valid Markdown).
+ */
+export function formatTable(policies: Array<PolicyScore & { group?: string }>): string {
+  const grouped = policies.some((p) => p.group !== undefined);
   const head = [
+    ...(grouped ? ['group'] : []),
     'policy',
     'events',
     'false int.',
@@ -86,6 +122,7 @@ export function formatTable(policies: PolicyScore[]): string {
     const l = p.interrupt_latency_ms;
     const f = (x: number | null) => (x === null ? '-' : String(x));
     return [
+      ...(grouped ? [p.group ?? ''] : []),
       p.name,
       String(p.events),
       String(p.false_interruptions),

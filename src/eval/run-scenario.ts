@@ -1,45 +1,66 @@
 /**
- * Runs one scenario under one interruption policy through a real AgentSession: the caller's
- * clips (with the scenario's line noise) go through the real Silero VAD at 8 kHz, transcripts
- * come from the scripted STT (spec timing model), the LLM is scripted ("Sure." to every user
- * turn), and the agent's turn is `duration_ms` of synthetic audio played in real time.
- * Returns the raw record (what played when, which transcripts became turns); score.ts judges.
+ * Runs one scenario under one interruption policy as a phone call through the product's own
+ * call path: the simulator's call (src/sim/call-simulator.ts) runs the call job and the phone
+ * session exactly as a worker builds them for a real call (src/call/session.ts: PhoneAgent,
+ * the session options, endpointing, LiveKit's turn detector, the noise suppressor in the
+ * caller's audio path, the policy bound where production binds it). Only the models are
+ * scripted: the STT sends what the scenario says (its `stt` results, or the timing model), the
+ * LLM answers "Sure." to every user turn, and the agent's turn is the evaluated agent's
+ * greeting, spoken for exactly `agent.duration_ms` by a timing-only TTS.
+ *
+ * Baselines differ from softack only by the setting INTERRUPTION_POLICY. Returns the raw record
+ * (what played when, which transcripts became turns) on the scenario's timeline, whose 0 is the
+ * moment the agent's turn starts playing; score.ts judges it.
  */
-
-import type { ReadableStream } from 'node:stream/web';
-import { type VAD, voice } from '@livekit/agents';
-import type { AudioFrame } from '@livekit/rtc-node';
-import { concat } from '../core/wav.js';
-import { SimAudioInput } from '../sim/audio-input.js';
-import { type PlayingInterval, SimAudioOutput } from '../sim/audio-output.js';
-import { SimClock } from '../sim/clock.js';
-import { activeRms, addInto, mixNoise, seedOf } from '../sim/noise.js';
-import { ScriptedLLM } from '../sim/scripted-llm.js';
-import { defaultSttTiming, ScriptedSTT, type SttTiming } from '../sim/scripted-stt.js';
-import { SyntheticTTS, syntheticSpeechStream } from '../sim/synthetic-tts.js';
-import {
-  attachInterruptionPolicy,
-  type DecisionRecord,
-  defaultSoftAckOptions,
-  type InterruptionPolicyName,
-  interruptionSessionOptions,
-  interruptionSpeechFilter,
-  type SoftAckOptions,
-} from '../telephony/interruption/index.js';
-import { SCENARIO_SAMPLE_RATE, type Scenario } from './scenarios.js';
+import type { VAD } from '@livekit/agents';
+import { voice } from '@livekit/agents';
+import type { AgentsConfig } from '../agents/agents-file.js';
+import type { AgentSpec } from '../agents/agents-schema.js';
+import { speakable } from '../agents/prompts.js';
+import type { Config } from '../core/config.js';
+import type { LiveKitClients } from '../core/livekit.js';
+import type { Logger } from '../core/logger.js';
+import type { PlayingInterval } from '../sim/audio-output.js';
+import { simulateCall } from '../sim/call-simulator.js';
+import type { Scenario as SimScenario } from '../sim/scenario.js';
+import { defaultSttTiming, type SttTiming } from '../sim/scripted-stt.js';
+import { SyntheticTTS } from '../sim/synthetic-tts.js';
+import type { DecisionRecord, InterruptionPolicyName } from '../telephony/interruption/index.js';
+import type { NoiseSuppression } from '../telephony/noise/index.js';
+import type { Scenario } from './scenarios.js';
 
 export const REPLY_TEXT = 'Sure.';
+/**
+ * Listening time after the last scripted thing: a reply to a `respond` sound may wait for the
+ * turn detector's longest endpointing delay (2.5 s), the LLM and the TTS.
+ */
+const DEFAULT_TAIL_MS = 4000;
+/** The agent's voice: ElevenLabs' `pcm_16000`, as deployed. */
+const TTS_SAMPLE_RATE = 16000;
+
+/** What an evaluation process loads once for all its runs. */
+export interface EvalContext {
+  /** The settings (without INTERRUPTION_POLICY: each run sets its policy). */
+  config: Config;
+  /** The deployment's agents file. */
+  agents: AgentsConfig;
+  /** The agent under evaluation (its interruption overrides apply). */
+  agentName: string;
+  vad: VAD;
+  noise?: NoiseSuppression;
+  /** Where telephony's server calls go: nowhere reachable (no transfer happens in a scenario). */
+  livekit: Pick<LiveKitClients, 'sip' | 'rooms'>;
+  log: Logger;
+}
 
 export interface RunOptions {
-  vad: VAD;
   policy: InterruptionPolicyName;
-  /** Options of the softack policy (default: the product defaults). */
-  softAck?: SoftAckOptions;
+  /** The STT timing model for sounds without explicit `stt` results. */
   timing?: SttTiming;
   /** How long to keep listening after the last scripted thing happened (ms). */
   tailMs?: number;
-  /** Caller audio frame length (CALLER_FRAME_MS). */
-  frameMs: number;
+  /** Called with the call's session before it starts (tests compare it with a worker's). */
+  onSession?: (session: voice.AgentSession) => void;
 }
 
 export interface ScenarioRun {
@@ -53,141 +74,142 @@ export interface ScenarioRun {
   turns: Array<{ atMs: number; text: string }>;
   /** How late scripted STT events went out (ms, max): timer lag on this run. */
   sttLateMaxMs: number;
+  /** What the STT sent per caller event: `[at_ms after onset] text (final, confidence)`. */
+  sttSent: string[][];
   decisions: Array<Omit<DecisionRecord, 'at'> & { atMs: number }>;
 }
 
-/** The eval's agent: a plain Agent whose STT events pass the policy's filter (as PhoneAgent's). */
-class EvalAgent extends voice.Agent {
-  private readonly speechFilter = interruptionSpeechFilter();
+export async function runScenario(
+  s: Scenario,
+  ctx: EvalContext,
+  o: RunOptions,
+): Promise<ScenarioRun> {
+  const timing = { ...defaultSttTiming, ...o.timing };
+  const lastEnd = Math.max(...s.caller.map((e) => e.atMs + e.durationMs + timing.finalDelayMs));
+  const endMs = Math.max(s.agent.durationMs, lastEnd) + (o.tailMs ?? DEFAULT_TAIL_MS);
+  const config: Config = { ...ctx.config, INTERRUPTION_POLICY: o.policy };
 
-  override async sttNode(
-    audio: ReadableStream<AudioFrame>,
-    modelSettings: voice.ModelSettings,
-  ): Promise<ReturnType<typeof this.speechFilter> | null> {
-    const events = await super.sttNode(audio, modelSettings);
-    return events && this.speechFilter(events, this);
-  }
-}
+  const finals: Array<{ atSim: number; text: string; event: number }> = [];
+  const turns: Array<{ atSim: number; text: string }> = [];
+  const r = await simulateCall({
+    call: {
+      scenario: simScenario(s, endMs),
+      baseDir: '.',
+      config,
+      agents: withTurn(ctx.agents, ctx.agentName, s.agent.text),
+      tts: timedVoice(s.agent.text, s.agent.durationMs),
+      livekit: ctx.livekit,
+      callerAudio: s.caller.map((e) => e.samples),
+    },
+    log: ctx.log,
+    vad: ctx.vad,
+    ...(ctx.noise ? { noise: ctx.noise } : {}),
+    turnDetection: 'local',
+    llm: 'scenario',
+    record: false,
+    measureLag: false,
+    sttTiming: timing,
+    onSession: (session, sim) => {
+      o.onSession?.(session);
+      session.on(voice.AgentSessionEventTypes.UserInputTranscribed, (ev) => {
+        if (!ev.isFinal || !ev.transcript) return;
+        const now = sim.clock.now();
+        // The scheduled final this is: same text, sent at or before now, latest first.
+        const sent = sim.stt.schedule
+          .filter(
+            (x) =>
+              x.kind === 'final' &&
+              x.sentAtMs !== undefined &&
+              x.sentAtMs <= now + 1 &&
+              x.text === ev.transcript,
+          )
+          .at(-1);
+        const event = sent ? (sim.lineOfUtterance[sent.utterance] ?? -1) : -1;
+        finals.push({ atSim: now, text: ev.transcript, event });
+      });
+      session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
+        const item = ev.item;
+        if (item.type === 'message' && item.role === 'user')
+          turns.push({ atSim: sim.clock.now(), text: item.textContent ?? '' });
+      });
+    },
+  });
 
-/** The caller's track: clips at their onsets, line noise at the scenario's SNR. */
-function callerTrack(s: Scenario, totalMs: number): Int16Array {
-  const track = new Int16Array(Math.ceil((totalMs * SCENARIO_SAMPLE_RATE) / 1000));
-  for (const e of s.caller)
-    addInto(track, e.samples, Math.round((e.atMs * SCENARIO_SAMPLE_RATE) / 1000));
-  if (s.noise) {
-    const speech = concat(s.caller.map((e) => e.samples));
-    mixNoise(
-      track,
-      s.noise.kind,
-      s.noise.snrDb,
-      activeRms(speech, SCENARIO_SAMPLE_RATE),
-      seedOf(s.id),
+  // The scenario's 0: when the agent's turn started playing on the call's clock.
+  const t0 = r.firstSpeechMs;
+  if (t0 === undefined) throw new Error(`${s.id}: the agent never started its turn`);
+  const byUtterance = r.stt.lineOfUtterance;
+  const sttSent = s.caller.map(() => [] as string[]);
+  for (const x of r.stt.schedule) {
+    const event = byUtterance[x.utterance];
+    if (event === undefined || x.sentAtMs === undefined) continue;
+    const after = Math.round(x.sentAtMs - t0 - s.caller[event]!.atMs);
+    sttSent[event]!.push(
+      `[${after}] "${x.text}"${x.kind === 'final' ? ' final' : ''} ${x.confidence}`,
     );
   }
-  return track;
+  return {
+    scenario: s.id,
+    policy: o.policy,
+    endMs,
+    intervals: r.intervals.map((iv) => ({ ...iv, startMs: iv.startMs - t0, endMs: iv.endMs - t0 })),
+    finals: finals.map(({ atSim, ...f }) => ({ ...f, atMs: atSim - t0 })),
+    turns: turns.map(({ atSim, text }) => ({ atMs: atSim - t0, text })),
+    sttLateMaxMs: Math.max(0, ...r.stt.schedule.map((x) => (x.sentAtMs ?? x.atMs) - x.atMs)),
+    sttSent,
+    decisions: r.decisions.map(({ at, ...d }) => ({ ...d, atMs: at - r.clockEpochMs - t0 })),
+  };
 }
 
-export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioRun> {
-  const timing = o.timing ?? defaultSttTiming;
-  const lastEnd = Math.max(...s.caller.map((e) => e.atMs + e.durationMs + timing.finalDelayMs));
-  const endMs = Math.max(s.agent.durationMs, lastEnd) + (o.tailMs ?? 2500);
+/** The scenario as a simulated call: every sound `at_ms` after the agent's turn started. */
+function simScenario(s: Scenario, endMs: number): SimScenario {
+  return {
+    name: s.id,
+    call: { direction: 'inbound' },
+    ...(s.noise ? { noise: { kind: s.noise.kind, snrDb: s.noise.snrDb } } : {}),
+    caller: s.caller.map((e) => ({
+      after: 'agent-start' as const,
+      delayMs: Math.round(e.atMs),
+      say: e.transcript,
+      ...(e.stt
+        ? {
+            stt: e.stt.map((x) => ({
+              after_ms: Math.round(x.afterMs),
+              text: x.text,
+              ...(x.final ? { final: true } : {}),
+              ...(x.confidence !== undefined ? { confidence: x.confidence } : {}),
+            })),
+          }
+        : {}),
+      expect: e.expect,
+    })),
+    hangUp: { after: 'agent-start', delayMs: Math.round(endMs) },
+    llm: [{ match: '\\S', reply: REPLY_TEXT }],
+  };
+}
 
-  const clock = new SimClock();
-  const input = new SimAudioInput({
-    clock,
-    sampleRate: SCENARIO_SAMPLE_RATE,
-    frameMs: o.frameMs,
-  });
-  const output = new SimAudioOutput({ clock });
-  const stt = new ScriptedSTT({ clock, timing });
-  const utteranceEvent: number[] = [];
-  for (const e of s.caller) {
-    if (!e.transcript.trim()) continue;
-    stt.addUtterance({ atMs: e.atMs, durationMs: e.durationMs, transcript: e.transcript });
-    utteranceEvent.push(e.index);
-  }
-  input.play(callerTrack(s, endMs), 0);
+/**
+ * The agents file with the evaluated agent's greeting set to the scenario's turn, taking every
+ * call: its class, tools and interruption overrides are the deployment's.
+ */
+function withTurn(agents: AgentsConfig, name: string, text: string): AgentsConfig {
+  const spec = agents.agents.get(name);
+  if (!spec) throw new Error(`the agents file has no agent "${name}"`);
+  const evaluated: AgentSpec = { ...spec, greeting: text };
+  return {
+    ...agents,
+    agents: new Map([...agents.agents, [name, evaluated]]),
+    routes: [{ default: true, agent: name }],
+    defaultAgent: name,
+  };
+}
 
-  const softAck = { ...(o.softAck ?? defaultSoftAckOptions), policy: o.policy };
-  const policyOptions = interruptionSessionOptions(softAck);
-  const session = new voice.AgentSession({
-    vad: o.vad,
-    stt,
-    llm: new ScriptedLLM((turn) => (turn.userText ? REPLY_TEXT : undefined)),
-    tts: new SyntheticTTS({ sampleRate: SCENARIO_SAMPLE_RATE }),
-    ...('aecWarmupDuration' in policyOptions
-      ? { aecWarmupDuration: policyOptions.aecWarmupDuration }
-      : {}),
-    turnHandling: { turnDetection: 'vad', interruption: policyOptions.turnHandling.interruption },
+/** A voice that speaks `text` for `durationMs` (sentence by sentence, as the TTS node asks). */
+function timedVoice(text: string, durationMs: number): SyntheticTTS {
+  const chars = speakable(text).replace(/\s+/g, ' ').trim().length;
+  return new SyntheticTTS({
+    sampleRate: TTS_SAMPLE_RATE,
+    msPerChar: durationMs / Math.max(1, chars),
+    minMs: 0,
   });
-  session.input.audio = input;
-  session.output.audio = output;
-
-  const finals: ScenarioRun['finals'] = [];
-  const turns: ScenarioRun['turns'] = [];
-  session.on(voice.AgentSessionEventTypes.UserInputTranscribed, (ev) => {
-    if (!ev.isFinal || !ev.transcript) return;
-    const now = clock.now();
-    // The scheduled final this is: same text, sent at or before now, latest first.
-    const sent = stt.schedule
-      .filter(
-        (x) =>
-          x.kind === 'final' &&
-          x.sentAtMs !== undefined &&
-          x.sentAtMs <= now + 1 &&
-          x.text === ev.transcript,
-      )
-      .at(-1);
-    finals.push({
-      atMs: now,
-      text: ev.transcript,
-      event: sent ? (utteranceEvent[sent.utterance] ?? -1) : -1,
-    });
-  });
-  session.on(voice.AgentSessionEventTypes.ConversationItemAdded, (ev) => {
-    const item = ev.item;
-    if (item.type === 'message' && item.role === 'user')
-      turns.push({ atMs: clock.now(), text: item.textContent ?? '' });
-  });
-
-  // Bound before start, as in production, so the policy sees every speech from the first.
-  const controller =
-    o.policy === 'softack' || o.policy === 'seed-grace'
-      ? attachInterruptionPolicy(session, softAck)
-      : undefined;
-  try {
-    await session.start({
-      agent: new EvalAgent({ instructions: 'Phone agent under evaluation.' }),
-    });
-    // Timeline 0 is when the agent's turn starts playing (the spec's "agent starts at 0 ms"):
-    // the clock starts once its audio reaches the output, so session start-up does not shift it.
-    session.say(s.agent.text, {
-      audio: syntheticSpeechStream(s.agent.durationMs, SCENARIO_SAMPLE_RATE),
-    });
-    await output.whenAudioQueued();
-    clock.start();
-    const epoch = clock.epochAt(0);
-    await clock.sleepUntil(endMs);
-    const intervals = output.playingIntervals();
-    const sttLateMaxMs = Math.max(0, ...stt.schedule.map((x) => (x.sentAtMs ?? x.atMs) - x.atMs));
-    const decisions = (controller?.decisions ?? []).map(({ at, ...d }) => ({
-      ...d,
-      atMs: at - epoch,
-    }));
-    return {
-      scenario: s.id,
-      policy: o.policy,
-      endMs,
-      intervals,
-      finals,
-      turns,
-      sttLateMaxMs,
-      decisions,
-    };
-  } finally {
-    controller?.dispose();
-    await session.close().catch(() => {});
-    await input.close();
-    output.close();
-  }
 }

@@ -7,16 +7,20 @@
  * distorted by an overloaded machine is visible rather than silent.
  */
 import { fork } from 'node:child_process';
-import { initializeLogger, type VAD } from '@livekit/agents';
+import { initializeLogger } from '@livekit/agents';
+import { loadAgentsFile } from '../agents/agents-file.js';
+import { defaultCodeTools } from '../agents/code-tools.js';
 import { loadVAD } from '../agents/providers.js';
 import { type Config, loadConfig } from '../core/config.js';
+import { ConfigError } from '../core/errors.js';
+import { createLiveKitClients } from '../core/livekit.js';
+import { createLogger } from '../core/logger.js';
+import { simEnv } from '../sim/call-simulator.js';
 import { LagMonitor, type LagStats } from '../sim/clock.js';
 import type { SttTiming } from '../sim/scripted-stt.js';
-import {
-  type InterruptionPolicyName,
-  resolveSoftAckOptions,
-} from '../telephony/interruption/index.js';
-import { runScenario, type ScenarioRun } from './run-scenario.js';
+import type { InterruptionPolicyName } from '../telephony/interruption/index.js';
+import { loadNoiseSuppression } from '../telephony/noise/index.js';
+import { type EvalContext, runScenario, type ScenarioRun } from './run-scenario.js';
 import { loadScenarios, type Scenario } from './scenarios.js';
 
 export interface EvalOptions {
@@ -28,6 +32,8 @@ export interface EvalOptions {
   workers: number;
   /** Setting overrides (e.g. VAD_ACTIVATION_THRESHOLD), applied over the environment. */
   settings: Record<string, string>;
+  /** The agent of the agents file (AGENTS_CONFIG) under evaluation; default: the default route's. */
+  agent?: string;
   timing?: Partial<SttTiming>;
   /** Minimum gap between two session starts in one process (ms). */
   staggerMs: number;
@@ -59,20 +65,57 @@ function configFor(settings: Record<string, string>): Config {
   return loadConfig({ role: 'offline', env: { ...process.env, ...settings } });
 }
 
+/**
+ * What a process loads once for its runs, as a job process does in prewarm: the settings, the
+ * deployment's agents file, Silero VAD and the noise suppressor.
+ */
+export async function loadEvalContext(
+  settings: Record<string, string>,
+  agent?: string,
+): Promise<EvalContext> {
+  const config = configFor(settings);
+  const log = createLogger({ ...config, LOG_LEVEL: 'error' }, { name: 'eval' });
+  const agents = loadAgentsFile(config.AGENTS_CONFIG, {
+    codeToolNames: defaultCodeTools().names(),
+    // Tools are never called in a scenario: their signing secrets need not be set.
+    env: simEnv,
+  });
+  const agentName = agent ?? agents.defaultAgent;
+  if (!agentName || !agents.agents.has(agentName)) {
+    throw new ConfigError(
+      `${config.AGENTS_CONFIG}: no agent ${agentName ? `"${agentName}"` : 'on the default route'} to evaluate (--agent NAME)`,
+    );
+  }
+  const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseSuppression(config, log)]);
+  return {
+    config,
+    agents,
+    agentName,
+    vad,
+    noise,
+    // No transfer happens in a scenario: an address where nothing listens.
+    livekit: createLiveKitClients({
+      LIVEKIT_URL: 'http://127.0.0.1:9',
+      LIVEKIT_API_KEY: 'evaluation',
+      LIVEKIT_API_SECRET: 'evaluation',
+      LIVEKIT_TIMEOUT_MS: 2000,
+    }),
+    log,
+  };
+}
+
 /** Runs `jobs` with at most `concurrency` sessions at once in this process. */
 async function runPool(
   scenarios: Scenario[],
   next: () => Job | undefined | Promise<Job | undefined>,
   ctx: {
-    vad: VAD;
-    config: Config;
+    eval: EvalContext;
     concurrency: number;
     staggerMs: number;
     timing?: Partial<SttTiming>;
   },
   onResult: (job: Job, run: ScenarioRun) => void,
 ): Promise<void> {
-  const softAck = resolveSoftAckOptions(ctx.config);
   let lastStart = 0;
   const slot = async () => {
     for (;;) {
@@ -82,11 +125,8 @@ async function runPool(
       lastStart = Math.max(performance.now(), lastStart + ctx.staggerMs);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       const s = scenarios[job.scenario]!;
-      const run = await runScenario(s, {
-        vad: ctx.vad,
+      const run = await runScenario(s, ctx.eval, {
         policy: job.policy,
-        softAck,
-        frameMs: ctx.config.CALLER_FRAME_MS,
         ...(ctx.timing
           ? { timing: { interimDelayMs: 300, finalDelayMs: 400, ...ctx.timing } }
           : {}),
@@ -154,16 +194,14 @@ async function runPass(
   const take = () => (cursor < jobs.length ? jobs[cursor++] : undefined);
   const workers = Math.min(o.workers, jobs.length);
   if (workers <= 1) {
-    const config = configFor(o.settings);
     initializeLogger({ pretty: false, level: 'error' });
-    sharedVad ??= await loadVAD(config);
+    sharedContext ??= await loadEvalContext(o.settings, o.agent);
     const monitor = new LagMonitor().start();
     await runPool(
       scenarios,
       take,
       {
-        vad: sharedVad,
-        config,
+        eval: sharedContext,
         concurrency,
         staggerMs: o.staggerMs,
         ...(o.timing ? { timing: o.timing } : {}),
@@ -202,6 +240,7 @@ async function runPass(
             concurrency,
             staggerMs: o.staggerMs,
             settings: o.settings,
+            ...(o.agent ? { agent: o.agent } : {}),
             ...(o.timing ? { timing: o.timing } : {}),
           } satisfies ParentMessage);
         }),
@@ -210,7 +249,7 @@ async function runPass(
   return lag;
 }
 
-let sharedVad: VAD | undefined;
+let sharedContext: EvalContext | undefined;
 /** Start-up of a worker process (tsx, modules, Silero), counted against the time budget. */
 const WORKER_STARTUP_S = 10;
 
@@ -221,6 +260,7 @@ type ParentMessage =
       concurrency: number;
       staggerMs: number;
       settings: Record<string, string>;
+      agent?: string;
       timing?: Partial<SttTiming>;
     }
   | { type: 'job'; job: Job | null };
@@ -238,10 +278,9 @@ export async function evalWorkerMain(): Promise<void> {
       if (m.type === 'start') resolve(m);
     });
   });
-  const config = configFor(start.settings);
   initializeLogger({ pretty: false, level: 'error' });
   const scenarios = loadScenarios(start.folder);
-  const vad = await loadVAD(config);
+  const ctx = await loadEvalContext(start.settings, start.agent);
   const waiting: Array<(job: Job | undefined) => void> = [];
   process.on('message', (m: ParentMessage) => {
     if (m.type === 'job') waiting.shift()?.(m.job ?? undefined);
@@ -256,8 +295,7 @@ export async function evalWorkerMain(): Promise<void> {
     scenarios,
     next,
     {
-      vad,
-      config,
+      eval: ctx,
       concurrency: start.concurrency,
       staggerMs: start.staggerMs,
       ...(start.timing ? { timing: start.timing } : {}),

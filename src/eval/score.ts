@@ -23,6 +23,8 @@ export type Failure =
 
 export interface EventResult {
   scenario: string;
+  /** The scenario's first folder (`backchannel`, `interrupt`, `noise`, ...). */
+  group: string;
   event: number;
   at_ms: number;
   expect: Expectation;
@@ -89,6 +91,7 @@ export function scoreRun(s: Scenario, run: ScenarioRun): EventResult[] {
     const failures: Failure[] = [];
     const result: EventResult = {
       scenario: s.id,
+      group: s.group,
       event: e.index,
       at_ms: e.atMs,
       expect: e.expect,

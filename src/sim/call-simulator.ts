@@ -20,15 +20,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { inference, type ipc, type tts, type VAD } from '@livekit/agents';
+import type { ipc, tts, VAD, voice } from '@livekit/agents';
 import { type AgentsConfig, loadAgentsFile } from '../agents/agents-file.js';
 import { type CodeToolRegistry, defaultCodeTools } from '../agents/code-tools.js';
-import { createLLM, PHONE_SAMPLE_RATE } from '../agents/providers.js';
+import { createLLM, createTurnDetector, PHONE_SAMPLE_RATE } from '../agents/providers.js';
+import type { PhoneSessionData } from '../agents/session-data.js';
 import { type CallJobOptions, runCallJob } from '../call/call-job.js';
 import type { CallMetrics, CallSummary } from '../call/call-metrics.js';
 import type { CallReporter, WorkerEventType } from '../call/call-report.js';
 import {
   createPhoneSessionFactory,
+  phoneSessionDeps,
   type SessionModels,
   type TelephonyDeps,
   telephonyDeps,
@@ -36,18 +38,18 @@ import {
 import type { Config } from '../core/config.js';
 import { createLiveKitClients, type LiveKitClients } from '../core/livekit.js';
 import type { Logger } from '../core/logger.js';
-import { interleave, writeWav } from '../core/wav.js';
-import { resolveSoftAckOptions } from '../telephony/interruption/index.js';
+import { concat, interleave, writeWav } from '../core/wav.js';
+import { controllerOf, type DecisionRecord } from '../telephony/interruption/index.js';
 import type { NoiseSuppression } from '../telephony/noise/index.js';
 import { SimAudioInput } from './audio-input.js';
-import { SimAudioOutput } from './audio-output.js';
+import { type PlayingInterval, SimAudioOutput } from './audio-output.js';
 import { callerAudio, lineNoise } from './caller-audio.js';
 import { runScript, ScriptState, scriptedLlm } from './caller-script.js';
 import { LagMonitor, type LagStats, SimClock } from './clock.js';
 import { activeRms } from './noise.js';
 import { OfflineTTS, speak } from './offline-tts.js';
 import type { Scenario } from './scenario.js';
-import { ScriptedSTT } from './scripted-stt.js';
+import { ScriptedSTT, type ScriptedSttEvent, type SttTiming } from './scripted-stt.js';
 import { SimTransport } from './sim-transport.js';
 import { checkExpectations, type ExpectationCheck, type SimTimelineEntry } from './timeline.js';
 
@@ -63,6 +65,8 @@ export interface PrepareOptions {
   tts?: tts.TTS;
   /** The agents, already loaded (default: the scenario's `agentsFile`). */
   agents?: AgentsConfig;
+  /** Each caller line's audio at 8 kHz, already rendered (default: from the scenario's `audio`). */
+  callerAudio?: Int16Array[];
 }
 
 /**
@@ -94,15 +98,17 @@ export async function prepareSimulation(o: PrepareOptions): Promise<PreparedSimu
       env: simEnv,
     });
   // Caller audio, prepared before the call so synthesis never stalls the line.
-  const lines = await Promise.all(scenario.caller.map((l) => callerAudio(l, baseDir)));
+  const lines =
+    o.callerAudio ?? (await Promise.all(scenario.caller.map((l) => callerAudio(l, baseDir))));
   const tts = o.tts ?? new OfflineTTS();
   if (tts instanceof OfflineTTS) await warmTts(tts, scenario, agents);
-  const speechRms = lines.find((l) => l.length > 0);
+  // The noise level is set against all of the caller's speech, as the scenario's SNR says.
+  const speech = concat(lines);
   const background = scenario.noise
     ? lineNoise(
         scenario.noise.kind,
         scenario.noise.snrDb,
-        speechRms ? activeRms(speechRms, PHONE_SAMPLE_RATE) : 3000,
+        speech.length > 0 ? activeRms(speech, PHONE_SAMPLE_RATE) : 3000,
         scenario.name,
       )
     : undefined;
@@ -150,6 +156,18 @@ export interface SimulateOptions {
   onEvent?: (e: SimTimelineEntry) => void;
   /** Called when the call's timeline starts (audio frame k is due at `clock` k·CALLER_FRAME_MS). */
   onStart?: (clock: SimClock) => void;
+  /** The scripted STT's timing model (default: the spec's, docs/interruption-scenarios.md). */
+  sttTiming?: Partial<SttTiming>;
+  /** Called with the call's session before it starts (to listen to its events). */
+  onSession?: (session: voice.AgentSession<PhoneSessionData>, sim: SimSessionContext) => void;
+}
+
+/** What a session listener can read of the simulation while the call runs. */
+export interface SimSessionContext {
+  clock: SimClock;
+  stt: ScriptedSTT;
+  /** The caller line of each utterance given to the STT, in order. */
+  lineOfUtterance: readonly number[];
 }
 
 export interface SimResult {
@@ -162,6 +180,16 @@ export interface SimResult {
   files?: { wav: string; json: string };
   /** The caller (left) and agent (right) tracks at 8 kHz. */
   recording: { caller: Int16Array; agent: Int16Array };
+  /** When agent audio was audibly playing, on the call's clock. */
+  intervals: PlayingInterval[];
+  /** The agent's first speech start on the call's clock (undefined: it never spoke). */
+  firstSpeechMs: number | undefined;
+  /** What the STT sent when, and which caller line each utterance was. */
+  stt: { schedule: readonly ScriptedSttEvent[]; lineOfUtterance: readonly number[] };
+  /** The interruption policy's decisions (Date.now() stamps; `clock.epochAt(0)` is the clock's 0). */
+  decisions: readonly DecisionRecord[];
+  /** Date.now() of the call clock's 0. */
+  clockEpochMs: number;
 }
 
 const RECORD_RATE = 8000;
@@ -170,7 +198,7 @@ const RECORD_RATE = 8000;
  * HTTP tools' signing secrets (`secretEnv`) are only needed to call real endpoints, which a
  * simulation does not reach: an unset one reads as a placeholder instead of failing the load.
  */
-const simEnv: NodeJS.ProcessEnv = new Proxy(process.env, {
+export const simEnv: NodeJS.ProcessEnv = new Proxy(process.env, {
   get: (env, name) =>
     typeof name === 'string' ? (env[name] ?? 'simulation-placeholder') : undefined,
 });
@@ -193,31 +221,39 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
     ...(record ? { recordSampleRate: RECORD_RATE } : {}),
   });
   input.setBackground(prepared.background);
-  const stt = new ScriptedSTT({ clock });
+  const stt = new ScriptedSTT({ clock, ...(o.sttTiming ? { timing: o.sttTiming } : {}) });
+  const lineOfUtterance: number[] = [];
   const state = new ScriptState(clock);
   const llmModel =
     config.LLM_BASE_URL && o.llm !== 'scenario'
       ? createLLM({ ...config, OPENAI_API_KEY: config.OPENAI_API_KEY ?? 'none' })
       : scriptedLlm(scenario, state);
 
-  const createSession = createPhoneSessionFactory({
-    agents,
-    codeTools,
-    vad: o.vad,
-    ...(o.noise ? { noise: o.noise } : {}),
-    telephony: prepared.telephony,
-    models: (): SessionModels => ({ stt, llm: llmModel, tts }),
-    ...(o.turnDetection === 'local' ? { turnDetector: localTurnDetector() } : {}),
-    interruption: resolveSoftAckOptions(config),
-    env: simEnv,
-    log: o.log,
-  });
+  const executor = o.turnDetection === 'local' ? localTurnExecutor() : undefined;
+  const createSession = createPhoneSessionFactory(
+    phoneSessionDeps(
+      config,
+      { agents, codeTools, vad: o.vad, ...(o.noise ? { noise: o.noise } : {}), log: o.log },
+      {
+        telephony: prepared.telephony,
+        models: (): SessionModels => ({ stt, llm: llmModel, tts }),
+        ...(executor ? { turnDetector: () => createTurnDetector(executor) } : {}),
+        env: simEnv,
+      },
+    ),
+  );
+  // The policy's record of its decisions (bound to the session before it starts).
+  let decisions: readonly DecisionRecord[] = [];
   const transport = new SimTransport(
     scenario,
     clock,
     input,
     output,
-    (s) => state.watch(s),
+    (s) => {
+      decisions = controllerOf(s)?.decisions ?? [];
+      state.watch(s);
+      o.onSession?.(s, { clock, stt, lineOfUtterance });
+    },
     o.onStart,
   );
   const reporter: CallReporter = {
@@ -231,7 +267,15 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
     entries.push(e);
     o.onEvent?.(e);
   };
-  const script = runScript(scenario, lines, { clock, input, stt, state, transport, emit });
+  const script = runScript(scenario, lines, {
+    clock,
+    input,
+    stt,
+    state,
+    transport,
+    emit,
+    lineOfUtterance,
+  });
   const summary = await runCallJob({
     transport,
     agents,
@@ -256,7 +300,8 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
   const timeline = entries
     .map((e) => (isCallerEntry(e) ? e : { ...e, t: Math.round(e.t + offset) }))
     .sort((a, b) => a.t - b.t);
-  const checks = checkExpectations(timeline, output.playingIntervals(endMs));
+  const intervals = output.playingIntervals(endMs);
+  const checks = checkExpectations(timeline, intervals);
   const recording = {
     caller: input.recording(),
     agent: output.recording(endMs),
@@ -267,6 +312,11 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
     checks,
     ...(lag ? { lag: lag.stop() } : {}),
     recording,
+    intervals,
+    firstSpeechMs: state.speechStarts[0],
+    stt: { schedule: stt.schedule, lineOfUtterance },
+    decisions,
+    clockEpochMs: clock.epochAt(0),
   };
   if (o.outDir) result.files = writeOutputs(o.outDir, scenario, result);
   return result;
@@ -289,20 +339,26 @@ function isCallerEntry(e: SimTimelineEntry): boolean {
   return e.type === 'caller-line' || e.type === 'hang-up';
 }
 
+/** Loaded once per process: null = not tried yet, undefined = not available here. */
+let turnExecutor: ipc.InferenceExecutor | undefined | null = null;
+
 /**
- * LiveKit's local end-of-turn model, run in this process. A worker runs it in its shared
- * inference process; here there is no job, so the simulator hands the detector an executor
- * that calls the same native model directly.
+ * Runs LiveKit's local end-of-turn model in this process. A worker runs it in its shared
+ * inference process; a simulation has no job, so the detector gets an executor that calls the
+ * same native model directly. Undefined when the model is not available on this platform (the
+ * session then ends turns on VAD silence).
  */
-function localTurnDetector(): (() => inference.TurnDetector) | undefined {
+function localTurnExecutor(): ipc.InferenceExecutor | undefined {
+  if (turnExecutor !== null) return turnExecutor;
   let mod: typeof import('@livekit/local-inference');
   try {
     mod = createRequire(import.meta.url)('@livekit/local-inference');
     mod.initEot();
   } catch {
-    return undefined; // model unavailable on this platform: VAD endpointing
+    turnExecutor = undefined;
+    return undefined;
   }
-  const executor: ipc.InferenceExecutor = {
+  turnExecutor = {
     async doInference(method, data) {
       if (method !== 'lk_eot_audio') throw new Error(`no local runner for ${method}`);
       const bytes = Buffer.from((data as { pcm: string }).pcm, 'base64');
@@ -312,8 +368,7 @@ function localTurnDetector(): (() => inference.TurnDetector) | undefined {
       return { probability, inferenceDurationMs: performance.now() - t0 };
     },
   };
-  return () =>
-    new inference.TurnDetector({ version: 'v1-mini', sampleRate: PHONE_SAMPLE_RATE, executor });
+  return turnExecutor;
 }
 
 /** eSpeak renders every known agent sentence before the call, so speech starts without delay. */

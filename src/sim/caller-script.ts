@@ -6,14 +6,14 @@
  * (`ScriptState`).
  */
 import { voice } from '@livekit/agents';
-import { handoffToolName } from '../agents/agents-schema.js';
 import type { PhoneSessionData } from '../agents/session-data.js';
 import type { CallMetrics } from '../call/call-metrics.js';
 import type { SimAudioInput } from './audio-input.js';
 import type { SimClock } from './clock.js';
-import type { Scenario, TriggerSpec } from './scenario.js';
-import { ScriptedLLM, type ScriptedReply } from './scripted-llm.js';
-import type { ScriptedSTT } from './scripted-stt.js';
+import type { CallerLineSpec, Scenario, TriggerSpec } from './scenario.js';
+import { scenarioRule } from './scenario-rules.js';
+import { ScriptedLLM } from './scripted-llm.js';
+import type { ScriptedSTT, SttResult } from './scripted-stt.js';
 import type { SimTransport } from './sim-transport.js';
 import type { SimTimelineEntry } from './timeline.js';
 
@@ -70,6 +70,8 @@ export interface ScriptDeps {
   state: ScriptState;
   transport: SimTransport;
   emit: (e: SimTimelineEntry) => void;
+  /** The caller line of each utterance given to the STT, in order (filled as lines are said). */
+  lineOfUtterance: number[];
 }
 
 /** Says the caller's lines when their triggers fire, then hangs up. */
@@ -92,7 +94,13 @@ export async function runScript(
     }
     const samples = audio[i]!;
     const end = d.input.play(samples, at);
-    d.stt.addUtterance({ atMs: at, durationMs: end - at, transcript: line.say ?? '' });
+    d.stt.addUtterance({
+      atMs: at,
+      durationMs: end - at,
+      transcript: line.say ?? '',
+      ...(line.stt ? { results: line.stt.map(sttResult) } : {}),
+    });
+    d.lineOfUtterance.push(i);
     d.emit({
       t: Math.round(at),
       type: 'caller-line',
@@ -108,6 +116,16 @@ export async function runScript(
   if (at === undefined) return;
   d.emit({ t: Math.round(at), type: 'hang-up' });
   d.transport.caller.leave('caller hung up');
+}
+
+/** A scenario's `stt` entry as the scripted STT takes it. */
+function sttResult(r: NonNullable<CallerLineSpec['stt']>[number]): SttResult {
+  return {
+    afterMs: r.after_ms,
+    text: r.text,
+    ...(r.final ? { final: true } : {}),
+    ...(r.confidence !== undefined ? { confidence: r.confidence } : {}),
+  };
 }
 
 /** Sim instant at which `trigger` fires (undefined if the call ends before). */
@@ -126,7 +144,13 @@ async function waitFor(
     const now = clock.now();
     // Woken by what can make the trigger fire: an agent state change, an LLM reply, the delay.
     let wakeAt: number | undefined;
-    if (trigger.after === 'reply-start') {
+    if (trigger.after === 'agent-start') {
+      const start = state.speechStarts[0];
+      if (start !== undefined) {
+        await clock.sleepUntil(start + trigger.delayMs);
+        return over ? undefined : start + trigger.delayMs;
+      }
+    } else if (trigger.after === 'reply-start') {
       const producedAt = state.replies.get(trigger.reply ?? '');
       const start =
         producedAt === undefined ? undefined : state.speechStarts.find((s) => s >= producedAt);
@@ -150,28 +174,10 @@ async function waitFor(
 
 /** The scenario's LLM rules as a deterministic `llm.LLM`. */
 export function scriptedLlm(scenario: Scenario, state: ScriptState): ScriptedLLM {
-  const rules = scenario.llm.map((r) => ({
-    ...r,
-    re: r.match ? new RegExp(r.match, 'i') : undefined,
-  }));
-  return new ScriptedLLM((turn): ScriptedReply | undefined => {
-    if (turn.toolOutput) return undefined; // tools already said what was needed
-    const agent = state.currentAgent();
-    const rule = rules.find(
-      (r) =>
-        (!r.agent || r.agent === agent) &&
-        (!r.re || r.re.test(turn.userText)) &&
-        (!r.handoff || turn.tools.includes(handoffToolName(r.handoff))),
-    );
-    if (!rule) return undefined;
-    if (rule.id) state.replied(rule.id);
-    if (rule.handoff) return { toolCalls: [{ name: handoffToolName(rule.handoff), args: {} }] };
-    if (rule.tool) {
-      return {
-        ...(rule.reply ? { text: rule.reply } : {}),
-        toolCalls: [{ name: rule.tool, args: rule.args ?? {} }],
-      };
-    }
-    return rule.reply ? { text: rule.reply } : undefined;
-  });
+  return new ScriptedLLM(
+    scenarioRule(scenario.llm, {
+      currentAgent: () => state.currentAgent(),
+      onReply: (id) => state.replied(id),
+    }),
+  );
 }

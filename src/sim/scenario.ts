@@ -1,9 +1,10 @@
 /**
  * The simulator's scenario format (examples/demo-call.json): who calls, the caller's lines said
- * at moments relative to what the agent does (after it finished talking, or so many ms into a
- * given reply) as narrowband WAV clips, offline speech or a synthetic speech-like tone, optional
- * line noise under all of it, and the deterministic LLM's rules. Validated on load; errors name
- * the file and the JSON path.
+ * at moments relative to what the agent does (so many ms after it first spoke, after it finished
+ * talking, or into a given reply) as narrowband WAV clips, offline speech or a synthetic
+ * speech-like tone, optionally with exactly what the STT sends for them, line noise under all of
+ * it, and the deterministic LLM's rules. Validated on load; errors name the file, position and
+ * field.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -28,8 +29,16 @@ const AudioPart = Type.Union([
 ]);
 
 const Trigger = {
-  /** `agent-done`: `delayMs` after the agent finished talking (it spoke since the last line). */
-  after: Type.Union([Type.Literal('agent-done'), Type.Literal('reply-start')]),
+  /**
+   * `agent-done`: `delayMs` after the agent finished talking (it spoke since the last line);
+   * `agent-start`: `delayMs` after the agent first started speaking in the call (its greeting);
+   * `reply-start`: `delayMs` into the scripted reply `reply`.
+   */
+  after: Type.Union([
+    Type.Literal('agent-done'),
+    Type.Literal('agent-start'),
+    Type.Literal('reply-start'),
+  ]),
   /** With `reply-start`: the id of the scripted reply whose start anchors `delayMs`. */
   reply: Type.Optional(Type.String()),
   delayMs: Type.Integer({ minimum: 0, maximum: 120_000 }),
@@ -38,8 +47,25 @@ const Trigger = {
 const CallerLine = Type.Object(
   {
     ...Trigger,
-    /** What the (scripted) speech-to-text hears. */
+    /** What the caller says; the (scripted) speech-to-text hears it by the timing model. */
     say: Type.Optional(Type.String()),
+    /**
+     * Exactly what the STT sends for this line instead (docs/interruption-scenarios.md):
+     * results `after_ms` after the line's onset; interims unless `final`; [] = nothing.
+     */
+    stt: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            after_ms: Type.Integer({ minimum: 0, maximum: 60_000 }),
+            text: Type.String(),
+            final: Type.Optional(Type.Boolean()),
+            confidence: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
     /** Keys the caller presses instead of speaking (e.g. "1", or "4711#" when asked for digits). */
     dtmf: Type.Optional(Type.String({ pattern: '^[0-9*#]+$' })),
     /** The audio, in order (default: the `say` text spoken by the offline TTS). */
@@ -54,7 +80,8 @@ const CallerLine = Type.Object(
   { additionalProperties: false },
 );
 
-const LlmRule = Type.Object(
+/** One rule of the deterministic LLM (also the LLM stand-in's rules: stack/providers). */
+export const LlmRuleSchema = Type.Object(
   {
     id: Type.Optional(Type.String({ minLength: 1 })),
     /** Only while this agent talks. */
@@ -67,9 +94,12 @@ const LlmRule = Type.Object(
     /** Call this tool of the agent (e.g. end_call, collect_digits), after `reply` if any. */
     tool: Type.Optional(Type.String({ minLength: 1 })),
     args: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    /** Answer the request that follows this tool's output (default: no answer after tools). */
+    afterTool: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );
+export type LlmRuleSpec = Static<typeof LlmRuleSchema>;
 
 export const ScenarioSchema = Type.Object(
   {
@@ -98,7 +128,7 @@ export const ScenarioSchema = Type.Object(
     caller: Type.Array(CallerLine),
     /** When the caller hangs up (default: 600 ms after the agent's last words). */
     hangUp: Type.Optional(Type.Object(Trigger, { additionalProperties: false })),
-    llm: Type.Array(LlmRule),
+    llm: Type.Array(LlmRuleSchema),
   },
   { additionalProperties: false },
 );

@@ -44,6 +44,12 @@ export const telephonySettings = {
     default: softAck.onsetGraceMs,
     min: 0,
   }),
+  INTERRUPT_MIN_CONFIDENCE: num({
+    doc: 'Over the agent, words the STT is less sure of than this (0-1) count as no words: STTs hear low-confidence words in coughs and line noise (docs/interruptions.md)',
+    default: softAck.minConfidence,
+    min: 0,
+    max: 1,
+  }),
   INTERRUPT_MIN_SPEECH_MS: int({
     doc: 'Caller speech (ms, VAD) before the framework may act on words the filter let through',
     default: softAck.minInterruptionMs,

@@ -6,17 +6,34 @@
 import { defineAgent, type JobContext, type JobProcess } from '@livekit/agents';
 import { loadAgentsFile } from '../agents/agents-file.js';
 import { defaultCodeTools } from '../agents/code-tools.js';
+import { McpServers } from '../agents/mcp-tools.js';
 import { agentModels, createTurnDetector, loadVAD, sessionModels } from '../agents/providers.js';
 import { runCallJob } from '../call/call-job.js';
 import { createCallReporter } from '../call/call-report.js';
-import { createPhoneSessionFactory, telephonyDeps, warmUpVad } from '../call/session.js';
-import { loadConfig } from '../core/config.js';
+import {
+  createPhoneSessionFactory,
+  type PhoneSessionDeps,
+  type ProcessResources,
+  phoneSessionDeps,
+  telephonyDeps,
+  warmUpVad,
+} from '../call/session.js';
+import { type Config, loadConfig } from '../core/config.js';
 import { createLiveKitClients } from '../core/livekit.js';
 import { createLogger } from '../core/logger.js';
-import { resolveSoftAckOptions } from '../telephony/interruption/index.js';
 import { loadNoiseSuppression } from '../telephony/noise/index.js';
 import { RoomTransport } from './room-transport.js';
 import { warmUpCall } from './warm-up-call.js';
+
+/** A real call's session deps: the production providers and the LiveKit server of the settings. */
+export function workerSessionDeps(config: Config, resources: ProcessResources): PhoneSessionDeps {
+  return phoneSessionDeps(config, resources, {
+    telephony: telephonyDeps(config, createLiveKitClients(config)),
+    models: () => sessionModels(config),
+    agentModels: agentModels(config),
+    turnDetector: () => createTurnDetector(),
+  });
+}
 
 type ProcessData = {
   job: Awaited<ReturnType<typeof prepareProcess>>;
@@ -24,7 +41,8 @@ type ProcessData = {
 
 /**
  * Everything a job process loads once: settings, agents file, VAD, noise suppression, the
- * LiveKit server clients and hold audio of the telephony features; then a rehearsal call
+ * LiveKit server clients and hold audio of the telephony features, the MCP servers' tool lists;
+ * then a rehearsal call
  * (warm-up-call.ts) compiles the call path before a caller waits on it.
  */
 async function prepareProcess() {
@@ -34,17 +52,16 @@ async function prepareProcess() {
   const agents = loadAgentsFile(config.AGENTS_CONFIG, { codeToolNames: codeTools.names() });
   const [vad, noise] = await Promise.all([loadVAD(config), loadNoiseSuppression(config, log)]);
   await warmUpVad(vad);
-  const createSession = createPhoneSessionFactory({
-    agents,
-    codeTools,
-    vad,
-    noise,
-    telephony: telephonyDeps(config, createLiveKitClients(config)),
-    models: () => sessionModels(config),
-    agentModels: agentModels(config),
-    turnDetector: createTurnDetector,
-    interruption: resolveSoftAckOptions(config),
+  // MCP servers' tools are listed once here, then per call only when the cache time ran out;
+  // a server that is down is logged and tried again at each call's start.
+  const mcp = new McpServers(agents.mcpServers.values(), {
     log,
+    cacheTtlMs: config.MCP_TOOLS_CACHE_TTL_S * 1000,
+  });
+  await mcp.discoverAll();
+  const createSession = createPhoneSessionFactory({
+    ...workerSessionDeps(config, { agents, codeTools, vad, noise, log }),
+    mcp,
   });
   const reporter = createCallReporter({
     ...(config.API_URL ? { apiUrl: config.API_URL } : {}),
@@ -62,7 +79,11 @@ async function prepareProcess() {
 
 export default defineAgent<ProcessData>({
   prewarm: async (proc: JobProcess<ProcessData>) => {
-    proc.userData.job = await prepareProcess();
+    const t0 = performance.now();
+    const job = await prepareProcess();
+    proc.userData.job = job;
+    // Operations (and the end-to-end tests) see when a process can take a call at full speed.
+    job.log.info({ prewarmMs: Math.round(performance.now() - t0) }, 'job process ready');
   },
   entry: async (ctx: JobContext<ProcessData>) => {
     const { config, log, agents, createSession, reporter } =

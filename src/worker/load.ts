@@ -16,14 +16,15 @@ export interface LoadSample {
   maxCalls: number;
   /** CPU use, 0..1 of all cores available to the process (the SDK's cgroup-aware measure). */
   cpu: number;
-  /** WORKER_MAX_CPU: the CPU use that counts as full. */
+  /** WORKER_MAX_CPU: the CPU use that counts as full; 0 = CPU is not counted. */
   maxCpu: number;
 }
 
 /** Load in [0, 1]; `>= LOAD_THRESHOLD` means "send no more calls". */
 export function workerLoad(s: LoadSample): number {
   const calls = s.maxCalls > 0 ? s.activeCalls / s.maxCalls : 1;
-  const cpu = s.maxCpu > 0 ? s.cpu / s.maxCpu : 1;
+  // On a node shared with other work the node's CPU says nothing about this worker's room.
+  const cpu = s.maxCpu > 0 ? s.cpu / s.maxCpu : 0;
   const load = Math.max(calls, Number.isFinite(cpu) ? cpu : 0);
   return Math.min(1, Math.max(0, load));
 }

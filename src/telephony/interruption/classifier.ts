@@ -11,7 +11,14 @@
 import { defaultBackchannels, defaultCommands, defaultFillers } from './lexicon.js';
 
 export type Decision = 'ignore' | 'interrupt' | 'undecided';
-export type Reason = 'no-words' | 'backchannel' | 'echo' | 'command' | 'speech' | 'partial';
+export type Reason =
+  | 'no-words'
+  | 'low-confidence'
+  | 'backchannel'
+  | 'echo'
+  | 'command'
+  | 'speech'
+  | 'partial';
 
 export interface Classification {
   decision: Decision;
@@ -139,6 +146,10 @@ export interface ClassifyContext {
   final: boolean;
   /** Normalised tokens of what the agent is saying / just said (for echo), newest last. */
   agentTokens?: readonly string[];
+  /** The STT's confidence in this transcript (0–1; absent = sure). */
+  confidence?: number;
+  /** Below this confidence the words count as none (coughs, line noise). Default 0 (off). */
+  minConfidence?: number;
 }
 
 /**
@@ -153,6 +164,10 @@ export function classify(
 ): Classification {
   const tokens = normalize(text);
   if (tokens.length === 0) return { decision: 'ignore', reason: 'no-words', tokens };
+  // An STT unsure of its words over the agent's voice heard noise, not a caller taking the floor.
+  if (ctx.confidence !== undefined && ctx.confidence < (ctx.minConfidence ?? 0)) {
+    return { decision: 'ignore', reason: 'low-confidence', tokens };
+  }
   const agent = ctx.agentTokens ?? [];
 
   // The agent's own words on the line: ignore even if they contain a command word.
@@ -162,9 +177,11 @@ export function classify(
 
   let rest: string[] = [];
   let command: string | undefined;
+  let hesitated = false;
   for (let i = 0; i < tokens.length; ) {
     const phrase = lexicon.matchAt(tokens, i);
     if (phrase?.kind === 'command' && command === undefined) command = phrase.tokens.join(' ');
+    if (phrase?.kind === 'filler' && rest.length === 0) hesitated = true;
     if (phrase) {
       i += phrase.tokens.length;
       continue;
@@ -182,7 +199,9 @@ export function classify(
     return { decision: 'interrupt', reason: 'command', tokens, command };
   }
   if (rest.length === 0) return { decision: 'ignore', reason: 'backchannel', tokens };
-  if (!ctx.final && lexicon.isBackchannelPrefix(rest)) {
+  // A hesitation, then the start of more words ("um, I ..."): the caller is taking the floor.
+  // Only a whole backchannel after it ("uh, yeah") stays a backchannel.
+  if (!ctx.final && lexicon.isBackchannelPrefix(rest) && !hesitated) {
     return { decision: 'undecided', reason: 'partial', tokens };
   }
   if (echoSuspect) {

@@ -77,8 +77,9 @@ function withOverrides(base: SoftAckOptions, o: InterruptionOverrides): SoftAckO
 const controllers = new WeakMap<voice.AgentSession, InterruptionController>();
 
 /**
- * Binds the policy to a session. Production binds it right after `session.start()` resolved
- * (src/call/session.ts, `started()`); binding again replaces the previous controller.
+ * Binds the policy to a session. Production binds it when it builds the session, before
+ * `session.start()` (src/call/session.ts), so it sees the greeting; binding again replaces the
+ * previous controller.
  */
 export function attachInterruptionPolicy(
   session: voice.AgentSession,
@@ -96,10 +97,9 @@ export function controllerOf(session: voice.AgentSession): InterruptionControlle
 }
 
 /**
- * The STT-event filter for an agent (PhoneAgent's `speechFilter`). The agent's STT node starts
- * inside `session.start()`, before the policy is bound (right after start), so the filter looks
- * the controller up at the first STT event; with none bound then (text-only sessions) events
- * pass unchanged.
+ * The STT-event filter for an agent (PhoneAgent's `speechFilter`). It looks the controller of
+ * the agent's session up when events flow, so the order of binding and starting does not
+ * matter; with none bound (text-only sessions) events pass unchanged.
  */
 export function interruptionSpeechFilter(
   overrides?: InterruptionOverrides,

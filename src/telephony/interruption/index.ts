@@ -5,12 +5,14 @@
  *
  *   const opts = resolveSoftAckOptions(config);                       // settings → options
  *   const session = new voice.AgentSession(withInterruptionOptions(sessionOptions, opts));
- *   const agent = new PhoneAgent({ speechFilter: interruptionSpeechFilter(spec.interruptions) });
+ *   attachInterruptionPolicy(session, opts, { onDecision });          // before start: the
+ *   const agent = new PhoneAgent({                                    // greeting is the first
+ *     speechFilter: interruptionSpeechFilter(spec.interruptions),     // speech callers talk
+ *   });                                                               // over or echo
  *   await session.start({ agent, room });
- *   attachInterruptionPolicy(session, opts, { onDecision });          // right after start
  *
  * The agent's STT events pass through `interruptionSpeechFilter`, which finds the controller
- * bound to its session at the first event (the STT node starts inside `start()`).
+ * bound to its session when events flow.
  *
  * Policies: `softack` (default; soft-ack-filter.ts), `seed-grace` (seed 003's algorithm,
  * seed-grace.ts), and the framework's own behaviour `livekit-default` and

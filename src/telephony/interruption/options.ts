@@ -31,6 +31,11 @@ export interface SoftAckOptions {
    * through; words decide, so this only needs to reject clicks.
    */
   minInterruptionMs: number;
+  /**
+   * Over the agent, a transcript the STT is less sure of than this counts as no words: phone
+   * STTs hear low-confidence words in coughs, breaths and line noise.
+   */
+  minConfidence: number;
 }
 
 export const defaultSoftAckOptions = {
@@ -40,6 +45,9 @@ export const defaultSoftAckOptions = {
   echoTailMs: 1500,
   onsetGraceMs: 200,
   minInterruptionMs: 200,
+  // Between the noise hallucinations (~0.2) and the least sure real words (~0.6) phone STTs send;
+  // leaning low, since a missed "wait" costs more than a rare cough taken for a word.
+  minConfidence: 0.4,
 } as const satisfies SoftAckOptions;
 
 /**
@@ -58,6 +66,7 @@ export const InterruptionOverridesSchema = Type.Object(
     echoMatchRatio: Type.Optional(Type.Number({ minimum: 0.3, maximum: 1 })),
     echoTailMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
     onsetGraceMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 3000 })),
+    minConfidence: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   },
   { additionalProperties: false },
 );
@@ -74,6 +83,7 @@ export interface InterruptionSettings {
   INTERRUPT_ECHO_TAIL_MS: number;
   INTERRUPT_ONSET_GRACE_MS: number;
   INTERRUPT_MIN_SPEECH_MS: number;
+  INTERRUPT_MIN_CONFIDENCE: number;
 }
 
 /** Options from settings (defaults for what they leave out), then an agent's overrides on top. */
@@ -97,6 +107,7 @@ export function resolveSoftAckOptions(
     echoTailMs: s.INTERRUPT_ECHO_TAIL_MS ?? d.echoTailMs,
     onsetGraceMs: s.INTERRUPT_ONSET_GRACE_MS ?? d.onsetGraceMs,
     minInterruptionMs: s.INTERRUPT_MIN_SPEECH_MS ?? d.minInterruptionMs,
+    minConfidence: s.INTERRUPT_MIN_CONFIDENCE ?? d.minConfidence,
   };
   return applyOverrides(base, overrides);
 }
@@ -119,5 +130,6 @@ export function applyOverrides(base: SoftAckOptions, o: InterruptionOverrides): 
     },
     echoTailMs: o.echoTailMs ?? base.echoTailMs,
     onsetGraceMs: o.onsetGraceMs ?? base.onsetGraceMs,
+    minConfidence: o.minConfidence ?? base.minConfidence,
   };
 }

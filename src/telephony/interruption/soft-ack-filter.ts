@@ -49,14 +49,16 @@ function compile(lex: LexiconOptions): CompiledLexicon {
 
 export function transcriptOf(
   ev: stt.SpeechEvent | string,
-): { text: string; final: boolean } | undefined {
+): { text: string; final: boolean; confidence?: number } | undefined {
   if (typeof ev === 'string') return { text: ev, final: true };
+  const alt = ev.alternatives?.[0];
+  const confidence = typeof alt?.confidence === 'number' ? { confidence: alt.confidence } : {};
   switch (ev.type) {
     case stt.SpeechEventType.FINAL_TRANSCRIPT:
-      return { text: ev.alternatives?.[0]?.text ?? '', final: true };
+      return { text: alt?.text ?? '', final: true, ...confidence };
     case stt.SpeechEventType.INTERIM_TRANSCRIPT:
     case stt.SpeechEventType.PREFLIGHT_TRANSCRIPT:
-      return { text: ev.alternatives?.[0]?.text ?? '', final: false };
+      return { text: alt?.text ?? '', final: false, ...confidence };
     default:
       return undefined;
   }
@@ -77,6 +79,10 @@ export function softAckFilter(
       transform(ev, controller) {
         const t = transcriptOf(ev);
         if (!t) {
+          // The STT's end of speech closes an utterance whose final never came (or had no words).
+          if (typeof ev !== 'string' && ev.type === stt.SpeechEventType.END_OF_SPEECH) {
+            utterance = undefined;
+          }
           controller.enqueue(ev);
           return;
         }
@@ -102,7 +108,12 @@ export function softAckFilter(
         const c = classify(
           t.text,
           lexicon,
-          { final: t.final, agentTokens: tracker.recentTokens(now) },
+          {
+            final: t.final,
+            agentTokens: tracker.recentTokens(now),
+            ...(t.confidence !== undefined ? { confidence: t.confidence } : {}),
+            minConfidence: options.minConfidence,
+          },
           options.echo,
         );
         onDecision({

@@ -1,8 +1,14 @@
-/** A real HTTP receiver for outgoing call events; it verifies each delivery's signature. */
+/**
+ * A real HTTP receiver for the API's outgoing call events (EVENTS_WEBHOOK_URL); it verifies each
+ * delivery's signature with EVENTS_SECRET. Used by the API tests, the real-stack product
+ * (stack/product.ts) and the local stack (`npm run stack:up`), where `stack:call` reads the
+ * events back: `GET <url>` answers `{ events: [{ ...event, receivedAt }] }` (valid deliveries,
+ * first of each id, arrival order); every other method is a delivery.
+ */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CallEvent } from '../../src/api/call-events.js';
-import { SIGNATURE_HEADER, verify } from '../../src/core/signature.js';
+import type { CallEvent } from '../src/api/call-events.js';
+import { SIGNATURE_HEADER, verify } from '../src/core/signature.js';
 
 export const EVENTS_SECRET = 'events-secret-0123456789';
 
@@ -26,8 +32,14 @@ export class EventReceiver {
   private server?: Server;
   private held: Array<() => void> = [];
 
-  async start(): Promise<void> {
+  /** Listens on `host` (default loopback), port `port` (default a free one). */
+  async start(host = '127.0.0.1', port = 0): Promise<void> {
     const server = createServer((req, res) => {
+      if (req.method === 'GET') {
+        const events = this.received();
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ events }));
+        return;
+      }
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -46,20 +58,25 @@ export class EventReceiver {
       });
     });
     this.server = server;
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+    await new Promise<void>((r) => server.listen(port, host, r));
+    this.url = `http://${host}:${(server.address() as AddressInfo).port}/hooks`;
   }
 
   /** Valid deliveries' events (first delivery of each id). */
   events(): CallEvent[] {
+    return this.received().map(({ receivedAt: _, ...ev }) => ev);
+  }
+
+  /** Same, with when each arrived (ms since epoch). */
+  received(): Array<CallEvent & { receivedAt: number }> {
     const seen = new Set<string>();
-    const out: CallEvent[] = [];
+    const out: Array<CallEvent & { receivedAt: number }> = [];
     for (const d of this.deliveries) {
       if (!d.valid) continue;
       const ev = JSON.parse(d.body) as CallEvent;
       if (seen.has(ev.id)) continue;
       seen.add(ev.id);
-      out.push(ev);
+      out.push({ ...ev, receivedAt: d.at });
     }
     return out;
   }
