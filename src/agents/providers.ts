@@ -10,13 +10,17 @@
  * - VAD: Silero at 8 kHz with thresholds for phone lines.
  * - Turn detector: LiveKit's local `v1-mini` model (the default would call LiveKit's cloud).
  */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { inference, type ipc, type VAD } from '@livekit/agents';
 import * as deepgram from '@livekit/agents-plugin-deepgram';
 import * as elevenlabs from '@livekit/agents-plugin-elevenlabs';
 import * as openai from '@livekit/agents-plugin-openai';
 import * as silero from '@livekit/agents-plugin-silero';
+import { InferenceSession } from 'onnxruntime-node';
 import type { Config } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
+import { gateSileroSession, type SilenceGateStats } from '../telephony/silence-gate.js';
 import type { AgentSpec } from './agents-schema.js';
 import type { AgentModels } from './phone-agent.js';
 
@@ -35,6 +39,7 @@ export type ProviderSettings = Pick<
   | 'LLM_MODEL'
   | 'LLM_TEMPERATURE'
   | 'VAD_ACTIVATION_THRESHOLD'
+  | 'VAD_SILENCE_GATE'
 >;
 
 /** Audio rate of the phone line (G.711). */
@@ -53,9 +58,14 @@ export const phoneVadDefaults = {
   minSpeechDuration: 50,
   minSilenceDuration: 450,
   prefixPaddingDuration: 300,
+  // The plugin's own limit: one minute of speech kept for the STT's padding.
+  maxBufferedSpeech: 60_000,
   sampleRate: PHONE_SAMPLE_RATE,
   forceCPU: true,
-} as const satisfies NonNullable<Parameters<typeof silero.VAD.load>[0]>;
+} as const satisfies Omit<
+  Required<NonNullable<Parameters<typeof silero.VAD.load>[0]>>,
+  'activationThreshold'
+>;
 
 function required(name: keyof ProviderSettings, value: string | undefined, what: string): string {
   if (!value) throw new ConfigError(`${name} is required for ${what}`);
@@ -94,9 +104,36 @@ export function createLLM(s: ProviderSettings) {
   });
 }
 
-/** Loads the Silero model (~2 MB ONNX, CPU); call once per process (worker prewarm). */
-export function loadVAD(s: Pick<ProviderSettings, 'VAD_ACTIVATION_THRESHOLD'>): Promise<VAD> {
-  return silero.VAD.load({ ...phoneVadDefaults, activationThreshold: s.VAD_ACTIVATION_THRESHOLD });
+/**
+ * Loads the Silero model (~2 MB ONNX, CPU); call once per process (worker prewarm). The model's
+ * session is the plugin's (same file, same single-threaded CPU options), behind the silence gate
+ * (src/telephony/silence-gate.ts) unless VAD_SILENCE_GATE is off.
+ */
+export async function loadVAD(
+  s: Pick<ProviderSettings, 'VAD_ACTIVATION_THRESHOLD' | 'VAD_SILENCE_GATE'>,
+  stats?: SilenceGateStats,
+): Promise<VAD> {
+  const session = await InferenceSession.create(sileroModelFile(), {
+    interOpNumThreads: 1,
+    intraOpNumThreads: 1,
+    executionMode: 'sequential',
+    executionProviders: [{ name: 'cpu' }],
+  });
+  return new silero.VAD(
+    s.VAD_SILENCE_GATE ? gateSileroSession(session, undefined, stats) : session,
+    {
+      ...phoneVadDefaults,
+      activationThreshold: s.VAD_ACTIVATION_THRESHOLD,
+    },
+  );
+}
+
+/** The Silero model the plugin ships (beside its entry file). */
+function sileroModelFile(): string {
+  return join(
+    dirname(createRequire(import.meta.url).resolve('@livekit/agents-plugin-silero')),
+    'silero_vad.onnx',
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { int, num, str, url } from '../core/settings-schema.js';
+import { bool, int, num, str, url } from '../core/settings-schema.js';
 
 /** Settings of the agents and their model providers (src/agents). */
 export const agentSettings = {
@@ -44,6 +44,10 @@ export const agentSettings = {
   }),
   LLM_MODEL: str({ doc: 'LLM model name', default: 'gpt-4.1-mini' }),
   LLM_TEMPERATURE: num({ doc: 'LLM sampling temperature', default: 0.4, min: 0, max: 2 }),
+  VAD_SILENCE_GATE: bool({
+    doc: "Run Silero only while there is sound on the caller's line (a level gate over the noise floor): the model is about half a call's CPU and callers are mostly silent (npm run bench:vad, bench:calls)",
+    default: true,
+  }),
   VAD_ACTIVATION_THRESHOLD: num({
     doc: 'Silero VAD speech probability threshold (phone lines: higher than the 0.5 default to ignore line noise)',
     default: 0.6,

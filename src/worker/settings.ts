@@ -42,6 +42,10 @@ export const workerSettings = {
     min: 0,
     max: 64,
   }),
+  JOB_OPTIMIZE_FOR_SIZE: bool({
+    doc: "Run each call's job process with V8's --optimize-for-size: a smaller heap and less optimised code, ~35 MB less RSS per call (npm run bench:calls)",
+    default: true,
+  }),
   JOB_WARM_UP_CALL: bool({
     doc: 'Each job process rehearses one offline call in prewarm (a few seconds, no network), so real calls do not pay for V8 compiling the call path',
     default: true,
