@@ -6,7 +6,8 @@ import { createServer } from 'node:net';
 import { initializeLogger, voice } from '@livekit/agents';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentsConfig, parseAgentsFile } from '../src/agents/agents-file.js';
-import { type McpCallTools, McpServers } from '../src/agents/mcp-tools.js';
+import { McpServers } from '../src/agents/mcp-servers.js';
+import { McpCallTools } from '../src/agents/mcp-tools.js';
 import { createAgentFactory } from '../src/agents/phone-agent.js';
 import { createSessionData, type PhoneSessionData } from '../src/agents/session-data.js';
 import { CallMetrics } from '../src/call/call-metrics.js';
@@ -119,7 +120,7 @@ async function startCall(
     ...(o.now ? { now: o.now } : {}),
   });
   const metrics = new CallMetrics({ callId: 'call-mcp', direction: 'inbound' });
-  const mcp: McpCallTools = servers.forCall({
+  const mcp: McpCallTools = new McpCallTools(servers, {
     ...(o.log ? { log: o.log } : {}),
     onUnavailable: (server, reason) => metrics.noteToolServerUnavailable(server, reason),
   });
@@ -315,7 +316,7 @@ routes: [{ default: true, agent: front }]
       { env: { CRM_TOKEN: 'wrong' } },
     );
     servers = new McpServers(config.mcpServers.values(), { env: { CRM_TOKEN: 'wrong' } });
-    const mcp = servers.forCall();
+    const mcp = new McpCallTools(servers);
     const factory = createAgentFactory({ config, greet: false, mcp });
     const { model, offered } = scriptedLLM();
     const call = buildCallContext({ attributes: {} });

@@ -19,7 +19,7 @@ import { envReferences } from '../agents/agents-checks.js';
 import { type AgentsConfig, parseAgentsFile } from '../agents/agents-file.js';
 import type { McpServerSpec } from '../agents/agents-schema.js';
 import { defaultCodeTools } from '../agents/code-tools.js';
-import { McpServers } from '../agents/mcp-tools.js';
+import { McpServers } from '../agents/mcp-servers.js';
 import { createPhoneSessionFactory } from '../call/session.js';
 import type { Config } from '../core/config.js';
 import { AgentTestInvalidError, isCatalogError } from '../core/errors.js';

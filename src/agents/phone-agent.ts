@@ -159,7 +159,7 @@ export interface AgentFactoryOptions {
    */
   extraTools?: (spec: AgentSpec) => llm.ToolContextEntry<PhoneSessionData>[];
   /**
-   * The call's MCP tools (`McpServers.forCall`): one toolset per server the agent lists under
+   * The call's MCP tools (`McpCallTools`): one toolset per server the agent lists under
    * `mcp:`, discovered when the agent starts. Absent = agents get no MCP tools.
    */
   mcp?: Pick<McpCallTools, 'toolsets'>;

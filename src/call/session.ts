@@ -20,7 +20,8 @@ import { AudioFrame } from '@livekit/rtc-node';
 import type { AgentsConfig } from '../agents/agents-file.js';
 import type { AgentSpec } from '../agents/agents-schema.js';
 import type { CodeToolRegistry } from '../agents/code-tools.js';
-import type { McpServers } from '../agents/mcp-tools.js';
+import type { McpServers } from '../agents/mcp-servers.js';
+import { McpCallTools } from '../agents/mcp-tools.js';
 import { type AgentModels, createAgentFactory } from '../agents/phone-agent.js';
 import { createSessionData, type PhoneSessionData } from '../agents/session-data.js';
 import type { Config } from '../core/config.js';
@@ -240,7 +241,7 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
       ...(telephonyTools ? { extraTools: telephonyTools } : {}),
       ...(deps.mcp
         ? {
-            mcp: deps.mcp.forCall({
+            mcp: new McpCallTools(deps.mcp, {
               log: deps.log.child({ callId }),
               onUnavailable: (server, reason) => metrics.noteToolServerUnavailable(server, reason),
             }),

@@ -6,7 +6,7 @@
 import { defineAgent, type JobContext, type JobProcess } from '@livekit/agents';
 import { loadAgentsFile } from '../agents/agents-file.js';
 import { defaultCodeTools } from '../agents/code-tools.js';
-import { McpServers } from '../agents/mcp-tools.js';
+import { McpServers } from '../agents/mcp-servers.js';
 import { agentModels, createTurnDetector, loadVAD, sessionModels } from '../agents/providers.js';
 import { runCallJob } from '../call/call-job.js';
 import { createCallReporter } from '../call/call-report.js';
