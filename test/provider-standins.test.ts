@@ -17,7 +17,7 @@ import * as openai from '@livekit/agents-plugin-openai';
 import { AudioFrame } from '@livekit/rtc-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { readWav } from '../src/core/wav.js';
+import { concat, readWav } from '../src/core/wav.js';
 import { activeRms, addInto, clip16, mixNoise, noise } from '../src/sim/noise.js';
 import { speak } from '../src/sim/offline-tts.js';
 import type { ScriptedRule } from '../src/sim/scripted-llm.js';
@@ -30,6 +30,7 @@ import {
   startProviderStandIns,
 } from '../stack/providers/index.js';
 import { loadStandInScript } from '../stack/providers/script-file.js';
+import { soundSpan } from '../stack/providers/speech-detector.js';
 
 const SR = 8000;
 const FIXTURES = new URL('./fixtures/', import.meta.url);
@@ -58,22 +59,6 @@ interface PhoneAudio {
   samples: Int16Array;
   /** Where each spoken part's sound is (ms), from the clean signal. */
   truth: Array<{ onsetMs: number; offsetMs: number }>;
-}
-
-/** First and last 5 ms window above -45 dBFS. */
-function soundSpan(clean: Int16Array): { first: number; last: number } {
-  const w = 40;
-  let first = -1;
-  let last = -1;
-  for (let i = 0; i + w <= clean.length; i += w) {
-    let e = 0;
-    for (let j = i; j < i + w; j++) e += clean[j]! ** 2;
-    if (10 * Math.log10(e / w / 32768 ** 2 + 1e-12) > -45) {
-      if (first < 0) first = i;
-      last = i + w;
-    }
-  }
-  return { first, last };
 }
 
 /** Speech and gaps at 8 kHz, pink line noise at `snrDb`, one µ-law pass. */
@@ -105,19 +90,9 @@ async function phoneAudio(parts: Part[], snrDb = 15, seed = 11): Promise<PhoneAu
     addInto(track, p, o);
     o += p.length;
   }
-  const ref = speech.length ? activeRms(concatAll(speech), SR) : 3000;
+  const ref = speech.length ? activeRms(concat(speech), SR) : 3000;
   mixNoise(track, 'pink', snrDb, ref, seed);
   return { samples: mulawRoundTrip(track), truth };
-}
-
-function concatAll(chunks: Int16Array[]): Int16Array {
-  const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 function frames(samples: Int16Array, ms = 20): AudioFrame[] {
@@ -544,7 +519,7 @@ describe('ElevenLabs stand-in with @livekit/agents-plugin-elevenlabs', () => {
     expect(audio.length).toBeGreaterThan(10);
     expect(audio.at(-1)!.final).toBe(true);
     expect(audio.every((a) => a.frame.sampleRate === 16000 && a.frame.channels === 1)).toBe(true);
-    const pcm = concatAll(audio.map((a) => a.frame.data));
+    const pcm = concat(audio.map((a) => a.frame.data));
     const seconds = pcm.length / 16000;
     expect(seconds).toBeGreaterThan(2);
     expect(seconds).toBeLessThan(8);

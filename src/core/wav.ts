@@ -101,7 +101,6 @@ export function toMono(audio: PcmAudio): Int16Array {
   return out;
 }
 
-/** Interleaves equal-rate mono tracks into one multi-channel buffer (shorter ones padded). */
 /** The chunks one after the other, in one array. */
 export function concat(chunks: readonly Int16Array[]): Int16Array {
   const out = new Int16Array(chunks.reduce((n, c) => n + c.length, 0));
@@ -113,6 +112,7 @@ export function concat(chunks: readonly Int16Array[]): Int16Array {
   return out;
 }
 
+/** Interleaves equal-rate mono tracks into one multi-channel buffer (shorter ones padded). */
 export function interleave(tracks: readonly Int16Array[]): Int16Array {
   const frames = Math.max(0, ...tracks.map((t) => t.length));
   const out = new Int16Array(frames * tracks.length);

@@ -13,7 +13,7 @@ import { readWav } from '../../src/core/wav.js';
 import { activeRms, addInto, clip16, mixNoise, noise } from '../../src/sim/noise.js';
 import { speak } from '../../src/sim/offline-tts.js';
 import { mulawRoundTrip } from './g711.js';
-import { detectSegments } from './speech-detector.js';
+import { detectSegments, soundSpan } from './speech-detector.js';
 
 const SR = 8000;
 const SENTENCES = [
@@ -26,21 +26,6 @@ const SENTENCES = [
 ];
 const VOICES = ['en-us+f3', 'en-us+m3', 'en-gb-x-rp+m3', 'en-us'];
 const KINDS = ['pink', 'white', 'brown'] as const;
-
-function span(clean: Int16Array): { first: number; last: number } {
-  const w = 40;
-  let first = -1;
-  let last = -1;
-  for (let i = 0; i + w <= clean.length; i += w) {
-    let e = 0;
-    for (let j = i; j < i + w; j++) e += clean[j]! ** 2;
-    if (10 * Math.log10(e / w / 32768 ** 2 + 1e-12) > -45) {
-      if (first < 0) first = i;
-      last = i + w;
-    }
-  }
-  return { first, last };
-}
 
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))] ?? Number.NaN;
@@ -55,7 +40,7 @@ async function main(): Promise<void> {
       for (const voice of VOICES) {
         for (const text of SENTENCES) {
           const { samples } = await speak(text, { voice, sampleRate: SR });
-          const t = span(samples);
+          const t = soundSpan(samples);
           const lead = 1.2 * SR;
           const track = new Int16Array(lead + samples.length + 1.5 * SR);
           addInto(track, samples, lead);

@@ -342,3 +342,22 @@ export function detectSegments(
     .filter((e) => e.type === 'offset')
     .map((e) => ({ onsetSample: e.onsetSample, offsetSample: e.offsetSample }));
 }
+
+/**
+ * Where sound is in a clean recording: the first and last 5 ms window (at 8 kHz) above -45 dBFS.
+ * The truth the detector's onsets and offsets are measured against.
+ */
+export function soundSpan(clean: Int16Array): { first: number; last: number } {
+  const w = 40;
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i + w <= clean.length; i += w) {
+    let e = 0;
+    for (let j = i; j < i + w; j++) e += clean[j]! ** 2;
+    if (10 * Math.log10(e / w / 32768 ** 2 + 1e-12) > -45) {
+      if (first < 0) first = i;
+      last = i + w;
+    }
+  }
+  return { first, last };
+}
