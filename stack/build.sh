@@ -74,3 +74,5 @@ build() {
 
 build livekitServer
 build livekitSip
+# Not part of the stack: the reference renderer test/infra-render.test.ts compares ours with.
+build kustomize

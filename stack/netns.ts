@@ -71,7 +71,8 @@ function alive(pid: number): boolean {
   }
 }
 
-async function namespaces(): Promise<string[]> {
+/** Names of the namespaces this module made (`pa-stack-<i>`) that exist now. */
+export async function namespaces(): Promise<string[]> {
   const out = await ip(['netns', 'list']);
   return out
     .split('\n')
@@ -185,8 +186,42 @@ async function configure(name: string, index: number): Promise<Netns> {
   await inNs(['ip', 'addr', 'add', `${nsIp}/24`, 'dev', nsIf]);
   await inNs(['ip', 'link', 'set', nsIf, 'up']);
   await inNs(['ip', 'link', 'set', 'lo', 'up']);
+  return handle(name, index, 20_000);
+}
 
-  let nextPort = 20_000;
+/**
+ * A handle on a namespace another process created and still owns (the local stack's supervisor,
+ * `npm run stack:up`): spawn and run inside it, allocate ports from `portBase` (pick one apart
+ * from the owner's, which start at 20 000). `remove()` does nothing: the owner removes it.
+ */
+export async function attachNetns(name: string, portBase = 40_000): Promise<Netns> {
+  const m = new RegExp(`^${NETNS_PREFIX}-(\\d+)$`).exec(name);
+  if (!m || !(await namespaces()).includes(name)) {
+    throw new Error(`no network namespace ${name}`);
+  }
+  return { ...handle(name, Number(m[1]), portBase), remove: async () => {} };
+}
+
+/** Namespaces of this module whose owner marker names process `pid`. */
+export function namespacesOwnedBy(pid: number): string[] {
+  let files: string[] = [];
+  try {
+    files = readdirSync(OWNER_DIR);
+  } catch {
+    return [];
+  }
+  return files
+    .filter((f) => f.endsWith('.owner'))
+    .filter((f) => Number(readFileSync(join(OWNER_DIR, f), 'utf8')) === pid)
+    .map((f) => f.slice(0, -'.owner'.length));
+}
+
+function handle(name: string, index: number, portBase: number): Netns {
+  const hostIf = `pa${index}h`;
+  const nsIf = `pa${index}n`;
+  const hostIp = `10.77.${index}.1`;
+  const nsIp = `10.77.${index}.2`;
+  let nextPort = portBase;
   const spawnIn = (cmd: string, args: readonly string[], opts: SpawnOptions = {}) =>
     spawn('ip', ['netns', 'exec', name, cmd, ...args], opts);
   return {

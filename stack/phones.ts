@@ -149,7 +149,10 @@ export async function startPhone(host: PhoneHost, opts: PhoneOptions): Promise<P
   const mic = join(dir, 'mic.wav');
   await prepareMicWav(opts.micWav, mic, opts.micSeconds ?? 300);
   const codecs = opts.codecs ?? ['PCMU/8000'];
-  const modules = ['g711.so', 'aufile.so', 'alsa.so', 'sndfile.so'];
+  // No sound card: what the phone hears goes to sndfile's recording (a decode filter, run as RTP
+  // arrives) and then to an aubridge "player" that nothing pulls from. ALSA's null device, used
+  // before, never blocks: baresip's player thread spun on it at 50-100 % of a core per phone.
+  const modules = ['g711.so', 'aufile.so', 'aubridge.so', 'sndfile.so'];
   if (codecs.some((c) => c.startsWith('G722'))) modules.push('g722.so');
   writeFileSync(
     join(dir, 'config'),
@@ -158,8 +161,8 @@ export async function startPhone(host: PhoneHost, opts: PhoneOptions): Promise<P
       // An IP, not an interface name: without it baresip would pick an address for SDP itself.
       `net_interface ${netns.nsIp}`,
       `rtp_ports ${base + 4}-${base + 23}`,
-      'audio_player alsa,null',
-      'audio_alert alsa,null',
+      'audio_player aubridge,nowhere',
+      'audio_alert aubridge,nowhere',
       `audio_source aufile,${mic}`,
       'ausrc_srate 8000',
       'ausrc_channels 1',
@@ -372,7 +375,8 @@ export async function startSippUas(
   opts: { name?: string } = {},
 ): Promise<SippUas> {
   const { netns } = host;
-  const port = netns.allocPorts(4);
+  // SIP on port; SIPp binds its media port (port + 2) and that port + 2 (video): 6 ports.
+  const port = netns.allocPorts(6);
   const name = opts.name ?? `sipp-${behaviour}-${port}`;
   const dir = join(host.logsDir, name);
   mkdirSync(dir, { recursive: true });

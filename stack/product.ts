@@ -5,6 +5,11 @@
  * and our worker as a child process inside the namespace, exactly as `npm run start:api` and
  * `npm run start:worker` run them. Phones are baresip (stack/phones.ts).
  *
+ * The end-to-end tests, `npm run bench:e2e` and the local stack (`npm run stack:up`,
+ * stack/local/supervisor.ts) all compose the product here. With `realProviders` the providers
+ * whose keys are set there are the real ones, reached through a relay on the veth's host end
+ * (stack/provider-relay.ts: the namespace has no route out); the stand-ins serve the rest.
+ *
  *   root namespace: vitest, the API (on the veth's host end), call-event receiver, stand-ins
  *   namespace:      redis, livekit-server, livekit-sip, the worker and its job processes, phones
  */
@@ -15,11 +20,14 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/api/app.js';
 import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/logger.js';
+import { speak } from '../src/sim/offline-tts.js';
+import { startWebhookSink, type WebhookSink } from './webhook-sink.js';
+import { EVENTS_SECRET, EventReceiver } from './event-receiver.js';
 import { createNetns, freePortOn, type Netns, REPO_ROOT } from './netns.js';
 import { type Phone, type PhoneOptions, startPhone } from './phones.js';
+import { type ProviderRelay, startProviderRelay } from './provider-relay.js';
 import { type ProviderStandIns, startProviderStandIns } from './providers/index.js';
-import { type Stack, startStack } from './services.js';
-import { EVENTS_SECRET, EventReceiver } from './event-receiver.js';
+import { DEV_API_KEY, DEV_API_SECRET, type Stack, startStack } from './services.js';
 
 export const API_TOKEN = 'e2e-api-token-0123456789';
 export const AGENT_NAME = 'phone-agent';
@@ -33,6 +41,31 @@ export interface ProductOptions {
   apiEnv?: Record<string, string>;
   /** Start the worker (default true). */
   worker?: boolean;
+  /** Where logs and generated configs go (default: a new temp folder, see startStack). */
+  logsDir?: string;
+  /**
+   * Capture every packet inside the namespace to `<logsDir>/namespace.pcapng` (startStack's
+   * `capture`; default PA_STACK_CAPTURE=1). Tests read the RTP on the wire from it.
+   */
+  capture?: boolean;
+  /** Port of our API on the veth's host end (default: a free one). */
+  apiPort?: number;
+  /** How long a worker may take to register and prewarm a job process (default 90 s). */
+  workerStartTimeoutMs?: number;
+  /**
+   * Use the real providers configured in this environment, each on its own, instead of the
+   * stand-ins: Deepgram when DEEPGRAM_API_KEY is set, ElevenLabs when ELEVEN_API_KEY is, the LLM
+   * when OPENAI_API_KEY or LLM_BASE_URL is (with their *_BASE_URL, *_MODEL, DEEPGRAM_LANGUAGE,
+   * ELEVEN_VOICE_ID, LLM_TEMPERATURE). Default: the stand-ins for all three.
+   */
+  realProviders?: Record<string, string | undefined>;
+}
+
+/** Which provider serves each part of the pipeline. */
+export interface ProviderChoice {
+  stt: 'stand-in' | 'deepgram';
+  tts: 'stand-in' | 'elevenlabs';
+  llm: 'stand-in' | 'openai-compatible';
 }
 
 export interface ApiAnswer {
@@ -44,11 +77,17 @@ export interface Product {
   readonly netns: Netns;
   readonly stack: Stack;
   readonly providers: ProviderStandIns;
+  /** Which provider serves STT, TTS and LLM (the stand-ins unless `realProviders` says otherwise). */
+  readonly providerChoice: ProviderChoice;
+  /** The relay to the real providers (only with real providers). */
+  readonly relay: ProviderRelay | undefined;
   readonly app: FastifyInstance;
   /** Our API's base URL (http://<hostIp>:<port>). */
   readonly apiUrl: string;
   /** Signed call events the API sent (EVENTS_WEBHOOK_URL). */
   readonly events: EventReceiver;
+  /** Every webhook the LiveKit server sent (a second `webhook.urls` target beside our API). */
+  readonly livekitWebhooks: WebhookSink;
   /** The worker process (inside the namespace); undefined with `worker: false`. */
   worker: ChildProcess | undefined;
   /** Calls our API with the API token. */
@@ -66,15 +105,84 @@ export interface Product {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const DEFAULT_PROVIDER_URLS = {
+  deepgram: 'wss://api.deepgram.com',
+  elevenlabs: 'https://api.elevenlabs.io/v1',
+  llm: 'https://api.openai.com/v1',
+} as const;
+
+/** The worker's provider settings: stand-ins, or the real providers through the relay. */
+async function providerSettings(
+  hostIp: string,
+  standIns: ProviderStandIns,
+  real: Record<string, string | undefined> | undefined,
+): Promise<{ env: Record<string, string>; choice: ProviderChoice; relay?: ProviderRelay }> {
+  const set = (k: string) => (real?.[k] ?? '').trim() !== '';
+  const pick = (keys: string[]) =>
+    Object.fromEntries(keys.filter(set).map((k) => [k, real![k]!.trim()]));
+  const choice: ProviderChoice = {
+    stt: set('DEEPGRAM_API_KEY') ? 'deepgram' : 'stand-in',
+    tts: set('ELEVEN_API_KEY') ? 'elevenlabs' : 'stand-in',
+    llm: set('OPENAI_API_KEY') || set('LLM_BASE_URL') ? 'openai-compatible' : 'stand-in',
+  };
+  const targets: string[] = [];
+  const target = (key: string, fallback: string) => {
+    const url = set(key) ? real![key]!.trim() : fallback;
+    targets.push(url);
+    return url;
+  };
+  const deepgram =
+    choice.stt === 'deepgram' ? target('DEEPGRAM_BASE_URL', DEFAULT_PROVIDER_URLS.deepgram) : '';
+  const eleven =
+    choice.tts === 'elevenlabs' ? target('ELEVEN_BASE_URL', DEFAULT_PROVIDER_URLS.elevenlabs) : '';
+  const llm =
+    choice.llm === 'openai-compatible' ? target('LLM_BASE_URL', DEFAULT_PROVIDER_URLS.llm) : '';
+  const relay = targets.length ? await startProviderRelay(hostIp, targets) : undefined;
+  const via = (url: string) => relay?.targets.find((t) => t.target === url)?.url ?? '';
+  const env: Record<string, string> =
+    choice.stt === 'deepgram'
+      ? {
+          ...pick(['DEEPGRAM_API_KEY', 'DEEPGRAM_MODEL', 'DEEPGRAM_LANGUAGE']),
+          DEEPGRAM_BASE_URL: via(deepgram),
+        }
+      : { DEEPGRAM_API_KEY: 'e2e-deepgram-key', DEEPGRAM_BASE_URL: standIns.deepgramBaseUrl };
+  Object.assign(
+    env,
+    choice.tts === 'elevenlabs'
+      ? {
+          ...pick(['ELEVEN_API_KEY', 'ELEVEN_MODEL', 'ELEVEN_VOICE_ID']),
+          ELEVEN_BASE_URL: via(eleven),
+        }
+      : { ELEVEN_API_KEY: 'e2e-eleven-key', ELEVEN_BASE_URL: standIns.elevenlabsBaseUrl },
+    choice.llm === 'openai-compatible'
+      ? {
+          // Servers without auth take any key; the worker's settings want one.
+          OPENAI_API_KEY: 'local-stack',
+          ...pick(['OPENAI_API_KEY', 'LLM_MODEL', 'LLM_TEMPERATURE']),
+          LLM_BASE_URL: via(llm),
+        }
+      : { OPENAI_API_KEY: 'e2e-openai-key', LLM_BASE_URL: standIns.llmBaseUrl },
+  );
+  return { env, choice, ...(relay ? { relay } : {}) };
+}
+
 export async function startProduct(opts: ProductOptions = {}): Promise<Product> {
   const netns = await createNetns();
-  const apiPort = await freePortOn(netns.hostIp);
+  const apiPort = opts.apiPort ?? (await freePortOn(netns.hostIp));
   const apiUrl = `http://${netns.hostIp}:${apiPort}`;
+  const livekitWebhooks = await startWebhookSink(netns.hostIp, DEV_API_KEY, DEV_API_SECRET);
   const stack = await startStack({
     netns,
-    webhookUrls: [`${apiUrl}/v1/livekit/webhook`],
+    webhookUrls: [`${apiUrl}/v1/livekit/webhook`, livekitWebhooks.url],
+    ...(opts.logsDir ? { logsDir: opts.logsDir } : {}),
+    ...(opts.capture !== undefined ? { capture: opts.capture } : {}),
   });
   const providers = await startProviderStandIns({ host: netns.hostIp });
+  // The TTS stand-in renders with eSpeak (WASM) in this process: its first sentences cost up to
+  // ~1.5 s each while V8 compiles it (steady state ~0.15 s per sentence). A real TTS answers in a
+  // few hundred ms, so warm it up now, alongside the worker's start, not in a call's first turn.
+  const ttsWarm = warmUpTtsStandIn(providers).catch(() => undefined);
+  const chosen = await providerSettings(netns.hostIp, providers, opts.realProviders);
   const events = new EventReceiver();
   await events.start();
 
@@ -111,13 +219,9 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
     TOOLS_SECRET: 'e2e-tools-secret',
     API_URL: apiUrl,
     API_TOKEN,
-    // The unmodified plugins, pointed at the stand-ins (no provider keys here).
-    DEEPGRAM_API_KEY: 'e2e-deepgram-key',
-    DEEPGRAM_BASE_URL: providers.deepgramBaseUrl,
-    ELEVEN_API_KEY: 'e2e-eleven-key',
-    ELEVEN_BASE_URL: providers.elevenlabsBaseUrl,
-    OPENAI_API_KEY: 'e2e-openai-key',
-    LLM_BASE_URL: providers.llmBaseUrl,
+    // The unmodified plugins, pointed at the stand-ins (or, with `realProviders`, at the
+    // relay to the real providers).
+    ...chosen.env,
     // The test machine's CPU is shared with the stack and the tests: count calls, not CPU.
     WORKER_MAX_CPU: '0',
     ...opts.workerEnv,
@@ -127,9 +231,12 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
     netns,
     stack,
     providers,
+    providerChoice: chosen.choice,
+    relay: chosen.relay,
     app,
     apiUrl,
     events,
+    livekitWebhooks,
     worker: undefined,
     async api(method, path, body) {
       const res = await fetch(`${apiUrl}${path}`, {
@@ -149,23 +256,35 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
       return p;
     },
     async startWorker(name = 'worker') {
+      // Each worker its own health and metrics ports: several may share the namespace.
+      const ports = netns.allocPorts(2);
+      // Readiness is read from what this start adds to the log (a log kept from an earlier
+      // start, as the local stack's, already says "registered").
+      const logFrom = product.workerLog(name).length;
       const child = stack.spawnNode('src/worker/main.ts', ['start'], {
-        env: workerEnv(),
+        env: {
+          WORKER_HEALTH_PORT: String(ports),
+          WORKER_METRICS_PORT: String(ports + 1),
+          ...workerEnv(),
+        },
         logName: name,
       });
       workers.set(name, child);
-      const deadline = Date.now() + 90_000;
+      const limitMs = opts.workerStartTimeoutMs ?? 90_000;
+      const deadline = Date.now() + limitMs;
       // Registered, and an idle job process prewarmed (models loaded, rehearsal call done):
       // what a deployed worker has before its first call.
       const ready = () => {
-        const log = product.workerLog(name);
+        const log = product.workerLog(name).slice(logFrom);
         return log.includes('registered worker') && log.includes('job process ready');
       };
       while (!ready()) {
         if (child.exitCode !== null) {
           throw new Error(`${name} exited (${child.exitCode}):\n${product.workerLog(name)}`);
         }
-        if (Date.now() > deadline) throw new Error(`${name} did not register in 90 s`);
+        if (Date.now() > deadline) {
+          throw new Error(`${name} did not register in ${Math.round(limitMs / 1000)} s`);
+        }
         await sleep(200);
       }
       return child;
@@ -192,11 +311,34 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
       for (const w of workers.values()) if (w.exitCode === null) w.kill('SIGKILL');
       await app.close().catch(() => undefined);
       await providers.close().catch(() => undefined);
+      await chosen.relay?.close().catch(() => undefined);
       await events.stop?.();
       await stack.stop();
+      await livekitWebhooks.close().catch(() => undefined);
       await netns.remove();
     },
   };
-  if (opts.worker ?? true) product.worker = await product.startWorker();
+  if (opts.worker ?? true) {
+    try {
+      product.worker = await product.startWorker();
+    } catch (err) {
+      await product.stop();
+      throw err;
+    }
+  }
+  await ttsWarm;
   return product;
+}
+
+/** Renders a few sentences with the TTS stand-in's voice (see startProduct). */
+async function warmUpTtsStandIn(providers: ProviderStandIns): Promise<void> {
+  const { defaultVoice: voice, rate } = providers.tts.options;
+  for (const text of [
+    'Warming up.',
+    'Thanks for calling, this is the warm-up sentence. How can I help you today?',
+    'One more sentence, with a comma, to finish the warm-up of the voice.',
+    'And the last one.',
+  ]) {
+    await speak(text, { voice, rate, sampleRate: 16000 });
+  }
 }

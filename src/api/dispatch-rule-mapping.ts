@@ -24,13 +24,13 @@ import {
 import { type AgentJobMetadata, jsonObject, readAgentDispatch } from '../core/job-metadata.js';
 import { fieldError } from './problem.js';
 import {
-  type AgentRef,
   type AgentView,
   DEFAULT_ROOM_PREFIX,
   type DispatchRule,
   type DispatchRuleCreate,
   type DispatchRulePatch,
   MAX_DISPATCH_METADATA,
+  type RuleAgentRef,
   type RuleKind,
 } from './schemas/dispatch-rules.js';
 import { listUpdate } from './trunk-mapping.js';
@@ -123,18 +123,21 @@ function ruleMessage(shape: RuleShape): SIPDispatchRule {
  * The agent metadata as an object. Older clients sent a string: a JSON object is parsed, other
  * text is kept as `{ value }` (so their PUTs keep working), "" means none.
  */
-function agentMetadataObject(metadata: AgentRef['metadata']): Record<string, unknown> {
+function agentMetadataObject(metadata: RuleAgentRef['metadata']): Record<string, unknown> {
   if (metadata === undefined || metadata === '') return {};
   if (typeof metadata !== 'string') return metadata;
   return jsonObject(metadata) ?? { value: metadata };
 }
 
-/** The dispatch (job) metadata JSON for an agent: `{"agent": name, "metadata": {...}}`. */
-function agentDispatchMetadata(agent: AgentRef): string {
-  const job: AgentJobMetadata = {
-    agent: agent.name,
-    metadata: agentMetadataObject(agent.metadata),
-  };
+/**
+ * The dispatch (job) metadata JSON for an agent: `{"agent": name, "metadata": {...}}`; without a
+ * name `{"metadata": {...}}`, and the worker's agents-file routes choose the agent.
+ */
+function agentDispatchMetadata(agent: RuleAgentRef): string {
+  const metadata = agentMetadataObject(agent.metadata);
+  const job: Partial<AgentJobMetadata> = agent.name
+    ? { agent: agent.name, metadata }
+    : { metadata };
   const json = JSON.stringify(job);
   if (json.length > MAX_DISPATCH_METADATA) {
     throw fieldError(
@@ -150,7 +153,7 @@ function agentDispatchMetadata(agent: AgentRef): string {
  * into each call's room, and the agent's name and metadata ride in the dispatch metadata.
  */
 function roomConfigFor(
-  agent: AgentRef | null | undefined,
+  agent: RuleAgentRef | null | undefined,
   agentName: string,
   base?: RoomConfiguration,
 ): RoomConfiguration {
@@ -163,8 +166,9 @@ function roomConfigFor(
 
 /**
  * The rule's agent as the API shows it: `{ name, metadata: {...} }` for a dispatch of our
- * worker pool in our format; otherwise LiveKit's `agentName` and the raw metadata string, so
- * a rule made outside this service shows everything it holds.
+ * worker pool in our format (`{ metadata }` when it names no agent: the routes choose);
+ * otherwise LiveKit's `agentName` and the raw metadata string, so a rule made outside this
+ * service shows everything it holds.
  */
 export function agentOf(
   info: { roomConfig?: RoomConfiguration },
@@ -173,11 +177,16 @@ export function agentOf(
   const a = info.roomConfig?.agents[0];
   if (!a) return {};
   const ours = a.agentName === agentName ? readAgentDispatch(a.metadata) : undefined;
-  return {
-    agent: ours
-      ? { name: ours.agent, metadata: ours.metadata }
-      : { name: a.agentName, metadata: a.metadata },
-  };
+  if (ours) return { agent: { name: ours.agent, metadata: ours.metadata } };
+  // Our pool without a name (`{"metadata": {...}}`): the agents file's routes choose.
+  const routed = a.agentName === agentName ? jsonObject(a.metadata) : undefined;
+  if (routed && Object.keys(routed).every((k) => k === 'metadata')) {
+    const metadata = routed.metadata ?? {};
+    if (typeof metadata === 'object' && metadata !== null && !Array.isArray(metadata)) {
+      return { agent: { metadata: metadata as Record<string, unknown> } };
+    }
+  }
+  return { agent: { name: a.agentName, metadata: a.metadata } };
 }
 
 export function dispatchRuleToJson(r: SIPDispatchRuleInfo, agentName: string): DispatchRule {

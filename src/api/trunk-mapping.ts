@@ -19,6 +19,7 @@ import type {
   InboundTrunk,
   InboundTrunkCreate,
   InboundTrunkPatch,
+  IncludeHeaders,
   OutboundTrunk,
   OutboundTrunkCreate,
   OutboundTrunkPatch,
@@ -58,6 +59,20 @@ function authOut(username: string): { auth?: { username: string } } {
 /** Credentials as LiveKit stores them; a PATCH's `auth: null` clears them. */
 function credentials(auth: SipAuthInput | null): { authUsername: string; authPassword: string } {
   return { authUsername: auth?.username ?? '', authPassword: auth?.password ?? '' };
+}
+
+// ── which INVITE headers become sip.h.* attributes (protobuf enum SIPHeaderOptions) ─────────
+type HeaderOptions = NonNullable<CreateSipInboundTrunkOptions['includeHeaders']>;
+/** SIP_NO_HEADERS, SIP_X_HEADERS, SIP_ALL_HEADERS: stable wire values, in this order. */
+const INCLUDE_HEADERS: readonly IncludeHeaders[] = ['none', 'x-headers', 'all'];
+
+function toHeaderOptions(i: IncludeHeaders): HeaderOptions {
+  return INCLUDE_HEADERS.indexOf(i) as HeaderOptions;
+}
+
+function includeHeadersOut(o: number): { includeHeaders?: IncludeHeaders } {
+  const name = INCLUDE_HEADERS[o];
+  return name && name !== 'none' ? { includeHeaders: name } : {};
 }
 
 // ── what both trunk kinds share (LiveKit keeps separate messages per kind) ───────────────────
@@ -109,6 +124,7 @@ export function inboundTrunkToJson(t: SIPInboundTrunkInfo): InboundTrunk {
     ...authOut(t.authUsername),
     headers: t.headers,
     headersToAttributes: t.headersToAttributes,
+    ...includeHeadersOut(t.includeHeaders),
     krispEnabled: t.krispEnabled,
     ...(ringing ? { ringingTimeoutSeconds: ringing } : {}),
     metadata: t.metadata,
@@ -124,6 +140,7 @@ export function inboundCreateOptions(body: InboundTrunkCreate): CreateSipInbound
     authPassword: body.auth?.password,
     headers: body.headers,
     headersToAttributes: body.headersToAttributes,
+    ...(body.includeHeaders ? { includeHeaders: toHeaderOptions(body.includeHeaders) } : {}),
     krispEnabled: body.krispEnabled,
     ringingTimeout: body.ringingTimeoutSeconds,
   };
@@ -132,6 +149,7 @@ export function inboundCreateOptions(body: InboundTrunkCreate): CreateSipInbound
 const INBOUND_REPLACE_ONLY = [
   'headers',
   'headersToAttributes',
+  'includeHeaders',
   'krispEnabled',
   'ringingTimeoutSeconds',
 ] as const;
@@ -156,6 +174,9 @@ export function inboundReplace(
   if (patch.allowedAddresses) next.allowedAddresses = patch.allowedAddresses;
   if (patch.allowedNumbers) next.allowedNumbers = patch.allowedNumbers;
   if (patch.krispEnabled !== undefined) next.krispEnabled = patch.krispEnabled;
+  if (patch.includeHeaders !== undefined) {
+    next.includeHeaders = toHeaderOptions(patch.includeHeaders);
+  }
   if (patch.ringingTimeoutSeconds === undefined) return next;
   // The constructor turns the plain duration into the SDK's own Duration class.
   return new SIPInboundTrunkInfo({

@@ -88,6 +88,8 @@ export interface HeardUtterance {
   transcript: string;
   source: 'script' | 'fallback';
   interims: number;
+  /** When the first interim (the first words) was sent (Date.now(), before latency). */
+  firstInterimAt?: number;
   /** When the final Results was sent (after latency). */
   finalSentAt?: number;
   /** The connection closed before the final: the script line was put back. */
@@ -576,6 +578,7 @@ class LiveConnection {
             );
       if (due > cur.interimsSent) {
         cur.interimsSent = due;
+        if (cur.heard.interims === 0) cur.heard.firstInterimAt = Date.now();
         cur.heard.interims++;
         const upTo = this.detector.speaking ? this.samples : this.detector.lastSoundEnd;
         const words = timeWords(

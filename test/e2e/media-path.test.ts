@@ -14,7 +14,7 @@ import { findTone, writeToneWav } from '../../stack/audio.js';
 import { createNetns, type Netns } from '../../stack/netns.js';
 import { type Phone, startPhone, startSippUas } from '../../stack/phones.js';
 import { DEV_API_KEY, DEV_API_SECRET, type Stack, startStack } from '../../stack/services.js';
-import { startWebhookSink, type WebhookSink } from './support/livekit-webhooks.js';
+import { startWebhookSink, type WebhookSink } from '../../stack/webhook-sink.js';
 import { startToneBot, type ToneBot } from './support/tone-bot-process.js';
 
 const TRUNK_NUMBER = '+15550100000';

@@ -266,13 +266,15 @@ export class Calls {
     live.timers.clear();
     this.live.delete(live.call.callId);
     if (leave) {
-      this.rooms.setAttributes(live.call.room, live.call.identity, { 'sip.callStatus': 'hangup' });
+      // livekit-sip sets `hangup` when a call is hung up or canceled; a dial the far end refused
+      // or never answered leaves with its last status (`ringing`): no attribute for those ends.
+      if (reason !== 'failed' && reason !== 'no-answer') {
+        this.rooms.setAttributes(live.call.room, live.call.identity, {
+          'sip.callStatus': 'hangup',
+        });
+      }
       live.call.status = 'hangup';
-      const why =
-        reason === 'no-answer' || reason === 'failed'
-          ? DisconnectReason.USER_UNAVAILABLE
-          : DisconnectReason.CLIENT_INITIATED;
-      this.rooms.leave(live.call.room, live.call.identity, why);
+      this.rooms.leave(live.call.room, live.call.identity, disconnectReasonOf(reason, sipStatus));
     } else {
       live.call.status = 'hangup';
     }
@@ -533,7 +535,7 @@ function matchTrunk(
     throw new Error(`Multiple default SIP Trunks matched for ${JSON.stringify(to)}`);
   if (defaults[0]) return defaults[0];
   if (trunks.length > 0)
-    throw new Error(`No SIP Trunk matched for ${JSON.stringify(to)}: call rejected`);
+    throw new Error(`No SIP Trunk matched for ${JSON.stringify(to)}: call dropped`);
   return undefined;
 }
 
@@ -582,4 +584,23 @@ function matchRule(
     );
   }
   return rule;
+}
+
+/**
+ * The SIP participant's disconnect reason when a dial ends, as livekit-sip gives it
+ * (pkg/sip/errors.go): busy, declined and refused calls are USER_REJECTED, not-found, timeouts
+ * and other 4xx USER_UNAVAILABLE, a carrier's 5xx SIP_TRUNK_FAILURE.
+ */
+function disconnectReasonOf(
+  reason: NonNullable<SipCall['end']>['reason'],
+  sipStatus: number | undefined,
+): DisconnectReason {
+  if (reason === 'no-answer') return DisconnectReason.USER_UNAVAILABLE;
+  if (reason !== 'failed') return DisconnectReason.CLIENT_INITIATED;
+  const code = sipStatus ?? 0;
+  if ([401, 403, 407, 486, 488].includes(code) || (code >= 600 && code < 700)) {
+    return DisconnectReason.USER_REJECTED;
+  }
+  if (code >= 500 && code < 600) return DisconnectReason.SIP_TRUNK_FAILURE;
+  return DisconnectReason.USER_UNAVAILABLE;
 }

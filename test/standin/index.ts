@@ -35,11 +35,20 @@
  *   - Far end: `setCallStatus(room, identity, 'ringing'|'active'|'hangup')`,
  *     `hangup(room, identity)` (before the answer an outbound callee declines with 603;
  *     afterwards the SIP participant leaves), `joinParticipant(room, {identity, kind?,
- *     attributes?})` / `leaveParticipant(room, identity)` for an agent or other participant.
+ *     attributes?})` / `leaveParticipant(room, identity, reason?)` for an agent or other
+ *     participant (`reason`: LiveKit's DisconnectReason, default CLIENT_INITIATED; a crashed
+ *     agent leaves with CONNECTION_TIMEOUT ~21 s after it died, as livekit-server v1.13.5 does).
+ *   - `dispatchAgent(room, dispatchId?)`: a worker took a job of the room's dispatch (the
+ *     newest when not named): the job is recorded in the dispatch's `state.jobs` (id `AJ_…`,
+ *     `state.participantIdentity` `agent-AJ_…`, JS_RUNNING) and its AGENT participant joins, as
+ *     the real server shows them in ListDispatch and webhooks.
  *   - `simulateInboundCall({ from?, to, headers?, hidePhoneNumber?, pin? })`: trunk and
  *     dispatch-rule matching as LiveKit does, room from the rule (agents dispatched on
  *     creation), SIP participant `sip_<caller>` with `sip.*` attributes, `ringing` then
- *     `active` after answerDelayMs. Throws (like a rejected call) when nothing matches.
+ *     `active` after answerDelayMs. Throws when nothing matches: no room, participant or
+ *     dispatch. (The real bridge does not reject such a call with a SIP error: it sends 180
+ *     Ringing, the server answers its dispatch request with DROP, and the INVITE never gets a
+ *     final response, so the caller rings until they give up; test/e2e/unrouted-number-*.)
  *   - `signWebhook(event)`: `{ body, authorization }` exactly as LiveKit signs them.
  *   - `flushWebhooks()`: resolves once queued webhooks were delivered.
  *   - `close()`.
@@ -63,6 +72,7 @@ import {
   DeleteRoomRequest,
   DeleteSIPDispatchRuleRequest,
   DeleteSIPTrunkRequest,
+  type DisconnectReason,
   ForwardParticipantRequest,
   GetSIPInboundTrunkRequest,
   GetSIPOutboundTrunkRequest,
@@ -172,7 +182,8 @@ export interface Standin {
       metadata?: string;
     },
   ): ParticipantInfo;
-  leaveParticipant(room: string, identity: string): boolean;
+  leaveParticipant(room: string, identity: string, reason?: DisconnectReason): boolean;
+  dispatchAgent(room: string, dispatchId?: string): ParticipantInfo;
   simulateInboundCall(opts: {
     from?: string;
     to: string;
@@ -386,7 +397,8 @@ export async function startLiveKitStandin(options: StandinOptions = {}): Promise
           metadata: p.metadata ?? '',
         }),
       ),
-    leaveParticipant: (room, identity) => rooms.leave(room, identity),
+    leaveParticipant: (room, identity, reason) => rooms.leave(room, identity, reason),
+    dispatchAgent: (room, dispatchId) => rooms.dispatchAgent(room, dispatchId),
     simulateInboundCall: async (o) => calls.inbound(o),
     signWebhook: (event) => signWebhook(event, opts.apiKey, opts.apiSecret),
     flushWebhooks: async () => {

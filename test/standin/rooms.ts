@@ -7,7 +7,12 @@ import {
   AgentDispatch,
   AgentDispatchState,
   DisconnectReason,
-  type ParticipantInfo,
+  Job,
+  JobState,
+  JobStatus,
+  JobType,
+  ParticipantInfo,
+  ParticipantInfo_Kind,
   ParticipantInfo_State,
   ParticipantPermission,
   Room,
@@ -103,6 +108,40 @@ export class Rooms extends EventEmitter<{ event: [RoomEvent] }> {
     return dispatch;
   }
 
+  /**
+   * A worker took a job of one of the room's dispatches (the newest when not named): the job goes
+   * into the dispatch's `state.jobs` and its agent participant (`agent-<job id>`) joins.
+   */
+  dispatchAgent(roomName: string, dispatchId?: string): ParticipantInfo {
+    const record = this.rooms.get(roomName);
+    const dispatch = dispatchId
+      ? record?.dispatches.find((d) => d.id === dispatchId)
+      : record?.dispatches.at(-1);
+    if (!record || !dispatch) throw new Error(`no dispatch in room ${roomName}`);
+    const id = newId('AJ_');
+    const identity = `agent-${id}`;
+    dispatch.state ??= new AgentDispatchState();
+    dispatch.state.jobs.push(
+      new Job({
+        id,
+        dispatchId: dispatch.id,
+        type: JobType.JT_ROOM,
+        room: record.info.clone(),
+        agentName: dispatch.agentName,
+        metadata: dispatch.metadata,
+        state: new JobState({
+          status: JobStatus.JS_RUNNING,
+          participantIdentity: identity,
+          startedAt: BigInt(Date.now()) * 1_000_000n,
+        }),
+      }),
+    );
+    return this.join(
+      roomName,
+      new ParticipantInfo({ identity, kind: ParticipantInfo_Kind.AGENT, attributes: {} }),
+    );
+  }
+
   /** A participant connects. An identity already present is replaced (DUPLICATE_IDENTITY). */
   join(roomName: string, p: ParticipantInfo): ParticipantInfo {
     const { record } = this.ensure(roomName);
@@ -140,6 +179,19 @@ export class Rooms extends EventEmitter<{ event: [RoomEvent] }> {
     record.info.numParticipants = record.participants.size;
     p.state = ParticipantInfo_State.DISCONNECTED;
     p.disconnectReason = reason;
+    // livekit-server ends an agent's job when its participant leaves, for any reason
+    // (TerminateJob AGENT_LEFT_ROOM: JS_FAILED "agent worker left the room"); it never starts
+    // another (no re-dispatch on a self-hosted server).
+    for (const d of record.dispatches) {
+      for (const j of d.state?.jobs ?? []) {
+        if (j.state?.participantIdentity !== identity || j.state.status !== JobStatus.JS_RUNNING) {
+          continue;
+        }
+        j.state.status = JobStatus.JS_FAILED;
+        j.state.error = 'agent worker left the room';
+        j.state.endedAt = BigInt(Date.now()) * 1_000_000n;
+      }
+    }
     this.emitEvent('participant_left', record, p);
     if (record.participants.size === 0 && reason !== DisconnectReason.ROOM_DELETED) {
       this.scheduleClose(

@@ -44,22 +44,42 @@ export const AgentMetadataObject = Type.Record(Type.String({ maxLength: 128 }), 
 /** Longest dispatch metadata JSON (`{"agent", "metadata"}`) a rule may carry. */
 export const MAX_DISPATCH_METADATA = 8192;
 
+const AgentMetadata = Type.Optional(
+  Type.Union([AgentMetadataObject, Type.String({ maxLength: MAX_DISPATCH_METADATA })], {
+    description:
+      'An object, or (older clients) a string: a JSON object is parsed, any other text ' +
+      'is passed as {"value": "<text>"}, "" as {}. The dispatch metadata is ' +
+      `{"agent": name, "metadata": {...}}, at most ${MAX_DISPATCH_METADATA} characters.`,
+  }),
+);
+
 /** The agent dispatched (by the worker pool AGENT_NAME) into every room the rule creates. */
 export const AgentRef = Type.Object(
-  {
-    name: AgentName,
-    metadata: Type.Optional(
-      Type.Union([AgentMetadataObject, Type.String({ maxLength: MAX_DISPATCH_METADATA })], {
-        description:
-          'An object, or (older clients) a string: a JSON object is parsed, any other text ' +
-          'is passed as {"value": "<text>"}, "" as {}. The dispatch metadata is ' +
-          `{"agent": name, "metadata": {...}}, at most ${MAX_DISPATCH_METADATA} characters.`,
-      }),
-    ),
-  },
+  { name: AgentName, metadata: AgentMetadata },
   { additionalProperties: false },
 );
 export type AgentRef = Static<typeof AgentRef>;
+
+/**
+ * A dispatch rule's agent: as AgentRef, but the name may be left out: the worker pool is
+ * dispatched and the agents file's routes choose the agent from the call (dialed number,
+ * caller, SIP headers, attributes).
+ */
+export const RuleAgentRef = Type.Object(
+  {
+    name: Type.Optional(
+      Type.String({
+        pattern: AgentName.pattern,
+        description:
+          `${AgentName.description}. Absent: the worker's agents file's routes choose ` +
+          '(by dialed number, caller, SIP headers)',
+      }),
+    ),
+    metadata: AgentMetadata,
+  },
+  { additionalProperties: false },
+);
+export type RuleAgentRef = Static<typeof RuleAgentRef>;
 
 /**
  * An agent as read back: for dispatches this service made, `name` and the `metadata` object;
@@ -68,7 +88,9 @@ export type AgentRef = Static<typeof AgentRef>;
  */
 export const AgentView = Type.Object(
   {
-    name: Type.String(),
+    name: Type.Optional(
+      Type.String({ description: "Absent: the agents file's routes choose the agent" }),
+    ),
     metadata: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.String()], {
       description:
         'Object: the agent metadata of a dispatch made by this service. String: the raw ' +
@@ -132,7 +154,7 @@ const ruleFields = {
   hidePhoneNumber: Type.Optional(
     Type.Boolean({ description: "Hide the caller's number from the room" }),
   ),
-  agent: Type.Optional(AgentRef),
+  agent: Type.Optional(RuleAgentRef),
   metadata: Type.Optional(Type.String({ maxLength: 4096 })),
   attributes: Type.Optional(stringMap("Attributes set on the caller's participant")),
 };
@@ -144,7 +166,7 @@ export const DispatchRulePatch = patchBody(
   {
     ...ruleFields,
     kind: Type.Optional(RuleKind),
-    agent: Type.Optional(Type.Union([AgentRef, Type.Null()])),
+    agent: Type.Optional(Type.Union([RuleAgentRef, Type.Null()])),
   },
   'Fields to change; lists and maps replace the current ones; agent null removes it',
 );

@@ -54,6 +54,18 @@ export const SipAuthOutput = Type.Object(
 const Headers = stringMap('SIP X-* headers to add (inbound: to responses; outbound: to INVITEs)');
 const HeadersToAttributes = stringMap('Map of SIP header name to participant attribute name');
 
+/** Which headers of an incoming INVITE the caller's participant carries as `sip.h.<name>`. */
+export const IncludeHeaders = Type.Union(
+  [Type.Literal('none'), Type.Literal('x-headers'), Type.Literal('all')],
+  {
+    description:
+      'SIP headers of incoming INVITEs the agent sees, as participant attributes ' +
+      "`sip.h.<lower-case name>` (what `headers:` conditions of the agents file's routes match): " +
+      'none (default), x-headers (every X-... header) or all',
+  },
+);
+export type IncludeHeaders = Static<typeof IncludeHeaders>;
+
 // ── inbound ──────────────────────────────────────────────────────────────────────────────────
 const inboundFields = {
   name: Type.Optional(Name),
@@ -81,6 +93,7 @@ const inboundFields = {
   auth: Type.Optional(SipAuthInput),
   headers: Type.Optional(Headers),
   headersToAttributes: Type.Optional(HeadersToAttributes),
+  includeHeaders: Type.Optional(IncludeHeaders),
   krispEnabled: Type.Optional(
     Type.Boolean({ description: 'Krisp noise cancellation (LiveKit Cloud only)' }),
   ),
@@ -110,6 +123,8 @@ export const InboundTrunk = Type.Object(
     auth: Type.Optional(SipAuthOutput),
     headers: StringMapOut(),
     headersToAttributes: StringMapOut(),
+    /** Absent = none. */
+    includeHeaders: Type.Optional(IncludeHeaders),
     krispEnabled: Type.Boolean(),
     ringingTimeoutSeconds: Type.Optional(Type.Integer()),
     metadata: Type.String(),

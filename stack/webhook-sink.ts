@@ -5,12 +5,19 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DisconnectReason, ParticipantInfo_Kind } from '@livekit/protocol';
 import { WebhookReceiver } from 'livekit-server-sdk';
 
 export interface ReceivedWebhook {
   event: string;
   room?: string;
   participant?: string;
+  /** The participant's kind: STANDARD, AGENT, SIP, ... */
+  kind?: string;
+  /** participant_left / _connection_aborted: LiveKit's disconnect reason (CLIENT_INITIATED, ...). */
+  disconnectReason?: string;
+  /** The event's own id (LiveKit redelivers with the same id). */
+  id?: string;
   at: number;
 }
 
@@ -43,6 +50,13 @@ export async function startWebhookSink(
             event: ev.event,
             room: ev.room?.name,
             participant: ev.participant?.identity,
+            ...(ev.participant
+              ? {
+                  kind: ParticipantInfo_Kind[ev.participant.kind],
+                  disconnectReason: DisconnectReason[ev.participant.disconnectReason],
+                }
+              : {}),
+            id: ev.id,
             at: Date.now(),
           });
           res.writeHead(200).end();
