@@ -129,7 +129,7 @@ describe('receptionist hands a billing question to billing', () => {
     );
   });
 
-  it('speaks the transition at once and has no silence over 1 s at the switch', async () => {
+  it('speaks the transition, then billing’s greeting without waiting for billing’s slow LLM', async () => {
     const model = scripted(BILLING_TTFT_MS);
     const { session, spoken } = await startCall(model);
     await session.run({ userInput: 'I have a question about my invoice' }).wait();
@@ -141,10 +141,13 @@ describe('receptionist hands a billing question to billing', () => {
     expect(transition).toBeGreaterThan(-1);
     expect(greeting).toBe(transition + 1);
     expect(answer).toBe(greeting + 1);
-    // Billing's LLM needs 1.5 s, but its greeting follows the transition right away.
-    const gap = spoken[greeting]!.at - spoken[transition]!.at;
-    expect(gap).toBeLessThan(1000);
-    expect(spoken[answer]!.at - spoken[greeting]!.at).toBeGreaterThanOrEqual(BILLING_TTFT_MS - 100);
+    // Billing's LLM needs 1.5 s, but its greeting follows the transition right away: it is
+    // spoken before billing's LLM could have answered (an ordering, whatever the machine's
+    // load), and the answer comes only after that LLM's 1.5 s.
+    const billingAsked = model.calls.find((c) => c.reply?.text?.includes('forty dollars'))!;
+    expect(billingAsked).toBeDefined();
+    expect(spoken[greeting]!.at).toBeLessThan(billingAsked.at + BILLING_TTFT_MS);
+    expect(spoken[answer]!.at - billingAsked.at).toBeGreaterThanOrEqual(BILLING_TTFT_MS - 20);
   });
 
   it('billing can hand back to the receptionist with the history of both', async () => {

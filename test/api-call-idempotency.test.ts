@@ -1,157 +1,20 @@
 /**
- * Idempotency keys: both stores (memory, real Redis) behave the same, and POST /v1/calls with
- * an Idempotency-Key dials exactly once even for 50 concurrent identical requests (counted in
- * the LiveKit stand-in's request log), in one process and across two API instances sharing Redis.
+ * POST /v1/calls with an Idempotency-Key dials exactly once even for 50 concurrent identical
+ * requests (counted in the LiveKit stand-in's request log), in one process and across two API
+ * instances sharing Redis. The stores and runOnce on their own: idempotency.test.ts.
  */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type IdempotencyStore,
-  MemoryIdempotencyStore,
-  RedisIdempotencyStore,
-  requestFingerprint,
-  runOnce,
-} from '../src/api/idempotency.js';
 import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
 import { AUTH, appFor, createOutboundTrunk, dialCount, postCall } from './support/calls.js';
 import { TEST_API_KEY } from './support/config.js';
+import { proxyTo } from './support/tcp-proxy.js';
 
 const redisUrl = () => {
   const url = process.env.REDIS_TEST_URL;
   if (!url) throw new Error('REDIS_TEST_URL is not set (test/support/global-setup.ts)');
   return url;
 };
-let prefixSeq = 0;
-const uniquePrefix = () => `test-${process.pid}-${Date.now()}-${prefixSeq++}:`;
-
-const stores: Array<[string, () => IdempotencyStore]> = [
-  ['memory', () => new MemoryIdempotencyStore()],
-  ['redis', () => new RedisIdempotencyStore(redisUrl(), { prefix: uniquePrefix() })],
-];
-
-describe.each(stores)('%s idempotency store', (_name, make) => {
-  let store: IdempotencyStore;
-  beforeAll(() => {
-    store = make();
-  });
-  afterAll(() => store.close());
-
-  it('claims a key once, then replays the stored response', async () => {
-    const first = await store.claim('k1', 'fp', 10_000);
-    expect(first.state).toBe('claimed');
-    expect(await store.claim('k1', 'fp', 10_000)).toEqual({ state: 'pending', fingerprint: 'fp' });
-    if (first.state !== 'claimed') throw new Error('unreachable');
-    await store.complete('k1', first.token, { status: 201, body: { id: 'x' } }, 10_000);
-    expect(await store.claim('k1', 'fp', 10_000)).toEqual({
-      state: 'done',
-      fingerprint: 'fp',
-      response: { status: 201, body: { id: 'x' } },
-    });
-  });
-
-  it('lets a released key be claimed again, and ignores a stale token', async () => {
-    const a = await store.claim('k2', 'fp', 10_000);
-    if (a.state !== 'claimed') throw new Error('expected a claim');
-    await store.release('k2', 'not-the-token');
-    expect((await store.claim('k2', 'fp', 10_000)).state).toBe('pending');
-    await store.release('k2', a.token);
-    const b = await store.claim('k2', 'fp', 10_000);
-    expect(b.state).toBe('claimed');
-    // The first owner's late completion must not overwrite the new owner's claim.
-    await store.complete('k2', a.token, { status: 201, body: 'late' }, 10_000);
-    expect((await store.claim('k2', 'fp', 10_000)).state).toBe('pending');
-  });
-
-  it('frees an in-flight key when its lease runs out, and expires results after their TTL', async () => {
-    expect((await store.claim('k3', 'fp', 50)).state).toBe('claimed');
-    await new Promise((r) => setTimeout(r, 80));
-    const again = await store.claim('k3', 'fp', 10_000);
-    expect(again.state).toBe('claimed');
-    if (again.state !== 'claimed') return;
-    await store.complete('k3', again.token, { status: 201, body: 1 }, 500);
-    expect((await store.claim('k3', 'fp', 10_000)).state).toBe('done');
-    await new Promise((r) => setTimeout(r, 600));
-    expect((await store.claim('k3', 'fp', 10_000)).state).toBe('claimed');
-  });
-
-  it('sets one-shot markers once', async () => {
-    expect(await store.has('m1')).toBe(false);
-    expect(await store.once('m1', 10_000)).toBe(true);
-    expect(await store.once('m1', 10_000)).toBe(false);
-    expect(await store.has('m1')).toBe(true);
-  });
-
-  it('runOnce: concurrent duplicates wait for the first result; another body is refused', async () => {
-    let runs = 0;
-    const opts = { key: 'k4', fingerprint: 'fp', leaseMs: 10_000, waitMs: 5000 };
-    const work = async () => {
-      runs++;
-      await new Promise((r) => setTimeout(r, 100));
-      return { value: runs, response: { status: 201, body: { n: runs } }, store: true };
-    };
-    const results = await Promise.all(Array.from({ length: 20 }, () => runOnce(store, opts, work)));
-    expect(runs).toBe(1);
-    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
-    for (const r of results) expect(r.response).toEqual({ status: 201, body: { n: 1 } });
-    await expect(runOnce(store, { ...opts, fingerprint: 'other' }, work)).rejects.toMatchObject({
-      code: 'PA_ERR_IDEMPOTENCY_KEY_REUSED',
-      statusCode: 422,
-    });
-  });
-
-  it('runOnce: a result marked not to be stored lets the next request run again', async () => {
-    let runs = 0;
-    const opts = { key: 'k5', fingerprint: 'fp', leaseMs: 10_000, waitMs: 5000 };
-    const work = async () => {
-      runs++;
-      return { value: runs, response: { status: 503, body: {} }, store: runs > 1 };
-    };
-    await runOnce(store, opts, work);
-    await runOnce(store, opts, work);
-    const third = await runOnce(store, opts, work);
-    expect(runs).toBe(2);
-    expect(third.replayed).toBe(true);
-  });
-
-  it('runOnce: a duplicate gives up with 409 when the first request outlasts the wait', async () => {
-    const opts = { key: 'k6', fingerprint: 'fp', leaseMs: 10_000, waitMs: 100 };
-    let started!: () => void;
-    const running = new Promise<void>((r) => {
-      started = r;
-    });
-    let finish!: () => void;
-    const slow = runOnce(store, opts, async () => {
-      started();
-      await new Promise<void>((r) => {
-        finish = r;
-      });
-      return { value: 1, response: { status: 201, body: {} }, store: true };
-    });
-    await running;
-    await expect(
-      runOnce(store, opts, async () => {
-        throw new Error('a duplicate must not run');
-      }),
-    ).rejects.toMatchObject({ code: 'PA_ERR_IDEMPOTENCY_IN_PROGRESS', statusCode: 409 });
-    finish();
-    await slow;
-  });
-});
-
-describe('request fingerprints', () => {
-  it('ignore key order and differ by body, method and route', () => {
-    const a = requestFingerprint('POST', '/v1/calls', { to: '+1', agent: { name: 'a', x: 1 } });
-    const b = requestFingerprint('POST', '/v1/calls', { agent: { x: 1, name: 'a' }, to: '+1' });
-    expect(a).toBe(b);
-    expect(
-      requestFingerprint('POST', '/v1/calls', { to: '+2', agent: { name: 'a', x: 1 } }),
-    ).not.toBe(a);
-    expect(
-      requestFingerprint('POST', '/v1/other', { to: '+1', agent: { name: 'a', x: 1 } }),
-    ).not.toBe(a);
-  });
-});
-
 describe('POST /v1/calls with Idempotency-Key', () => {
   let lk: Standin;
   const apps: FastifyInstance[] = [];
@@ -256,6 +119,35 @@ describe('POST /v1/calls with Idempotency-Key', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json()).toMatchObject({ code: 'PA_ERR_VALIDATION' });
     expect(bad.json().detail).toMatch(/idempotency-key/);
+  });
+
+  it('a retry after a 503 (LiveKit unreachable) dials: the 503 is not replayed, the success is', async () => {
+    const proxy = await proxyTo(lk.url);
+    try {
+      const a = await appFor(lk, { LIVEKIT_URL: proxy.url(), DEFAULT_OUTBOUND_TRUNK_ID: trunkId });
+      apps.push(a);
+      const key = `retry-after-503-${Date.now()}`;
+      const before = dials();
+      await proxy.down();
+      const first = await postCall(a, body, withKey(key));
+      expect(first.statusCode, first.body).toBe(503);
+      expect(first.json()).toMatchObject({ code: 'PA_ERR_LIVEKIT_UNAVAILABLE' });
+      expect(dials() - before).toBe(0);
+
+      await proxy.up();
+      const retry = await postCall(a, body, withKey(key));
+      expect(retry.statusCode, retry.body).toBe(201);
+      expect(retry.headers['idempotent-replayed']).toBeUndefined();
+      expect(dials() - before).toBe(1);
+
+      const again = await postCall(a, body, withKey(key));
+      expect(again.statusCode).toBe(201);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.json().id).toBe(retry.json().id);
+      expect(dials() - before).toBe(1);
+    } finally {
+      await proxy.down();
+    }
   });
 
   it('answers 503 when Redis is unreachable, without dialing', async () => {

@@ -217,7 +217,7 @@ describe('creating dispatch rules', () => {
         'body.agent.name',
         'PA_ERR_VALIDATION',
       ],
-      [{ kind: 'individual', agent: { metadata: 'x' } }, 'body.agent.name', 'PA_ERR_VALIDATION'],
+      [{ kind: 'individual', agent: { name: '' } }, 'body.agent.name', 'PA_ERR_VALIDATION'],
       [
         { kind: 'individual', agent: { name: 'a', extra: 1 } },
         'body.agent.extra',

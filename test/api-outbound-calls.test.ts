@@ -4,6 +4,7 @@
  * errors, listing, status from sip.callStatus, hang-up.
  */
 import type { FastifyInstance } from 'fastify';
+import { RoomServiceClient, ServerError } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { OutboundCallJob } from '../src/core/job-metadata.js';
 import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
@@ -16,6 +17,7 @@ import {
   startCallsApi,
   TRUNK_NUMBER,
 } from './support/calls.js';
+import { proxyTo, type SwitchableProxy } from './support/tcp-proxy.js';
 
 const agent = { name: 'receptionist' };
 /** The worker pool's LiveKit agent name (AGENT_NAME): what every dispatch must name. */
@@ -363,3 +365,145 @@ async function simulateInbound(lk: Standin) {
   );
   return lk.simulateInboundCall({ from: '+14155550999', to: '+14155550100' });
 }
+
+describe('listing more calls than one page', () => {
+  let lk: Standin;
+  let app: FastifyInstance;
+  let close: () => Promise<void>;
+  const callIds: string[] = [];
+
+  beforeAll(async () => {
+    // Calls keep ringing (no answer for a minute): all of them are in progress.
+    ({ lk, app, close } = await startCallsApi({ answerDelayMs: 60_000 }));
+    // More rooms than the API examines at once (16), calls and meetings interleaved by name.
+    for (let i = 0; i < 20; i++) {
+      callIds.push((await postCall(app, { to: `+1415555${String(1000 + i)}`, agent })).json().id);
+      if (i % 4 === 0) lk.joinParticipant(`call-meeting-${i}`, { identity: `person-${i}` });
+    }
+  });
+  afterAll(() => close());
+
+  async function allPages(limit: number) {
+    const pages: string[][] = [];
+    let cursor: string | undefined;
+    do {
+      const res = await app.inject({
+        url: `/v1/calls?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        headers: AUTH,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      pages.push(res.json().calls.map((c: { id: string }) => c.id));
+      cursor = res.json().nextCursor;
+      expect(pages.length).toBeLessThan(30);
+    } while (cursor);
+    return pages;
+  }
+
+  it.each([1, 3, 5, 7, 16, 20])(
+    'pages through every call in progress once, in id order, %s per page',
+    async (limit) => {
+      const pages = await allPages(limit);
+      expect(pages.flat()).toEqual([...callIds].sort());
+      // Full pages until the last (which may be empty: the rooms after the last call are
+      // meetings, examined on one more request).
+      for (const page of pages.slice(0, -1)) expect(page).toHaveLength(limit);
+      expect(pages.at(-1)!.length).toBeLessThanOrEqual(limit);
+    },
+  );
+
+  it('gives no cursor when one page holds every call', async () => {
+    const all = await app.inject({ url: '/v1/calls?limit=100', headers: AUTH });
+    expect(all.json().calls).toHaveLength(20);
+    expect(all.json().nextCursor).toBeUndefined();
+  });
+
+  it('skips a call whose room ended after ListRooms (LiveKit then lists no participants), and lists the rest', async () => {
+    const rooms = app.deps.livekit.rooms;
+    const sorted = [...callIds].sort();
+    const victim = sorted[7]!;
+    const listParticipants = rooms.listParticipants.bind(rooms);
+    const admin = new RoomServiceClient(lk.url, lk.apiKey, lk.apiSecret);
+    // The room is there when the rooms are listed, and gone by the time its participants are.
+    const spy = vi.spyOn(rooms, 'listParticipants').mockImplementation(async (room: string) => {
+      if (room === victim) await admin.deleteRoom(victim);
+      return listParticipants(room);
+    });
+    try {
+      const pages = await allPages(4);
+      expect(pages.flat()).toEqual(sorted.filter((id) => id !== victim));
+      expect(spy.mock.calls.map(([room]) => room)).toContain(victim);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+  it('skips a call LiveKit no longer knows when its participants are asked for (psrpc: not found)', async () => {
+    const rooms = app.deps.livekit.rooms;
+    // The calls in progress now (the test before ended one).
+    const sorted = (await allPages(100)).flat();
+    expect(sorted.length).toBeGreaterThan(12);
+    const victim = sorted[11]!;
+    const listParticipants = rooms.listParticipants.bind(rooms);
+    // A LiveKit that asks the room's node (EnablePsrpcForGetListParticipants) answers not_found
+    // for a room that ended after ListRooms.
+    const spy = vi.spyOn(rooms, 'listParticipants').mockImplementation(async (room: string) => {
+      if (room === victim) {
+        throw new ServerError('twirp error', 'room not found', 404, 'not_found');
+      }
+      return listParticipants(room);
+    });
+    try {
+      const pages = await allPages(4);
+      expect(pages.flat()).toEqual(sorted.filter((id) => id !== victim));
+      expect(spy.mock.calls.map(([room]) => room)).toContain(victim);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});
+
+describe('hanging up and transferring while LiveKit is down', () => {
+  let lk: Standin;
+  let proxy: SwitchableProxy;
+  let app: FastifyInstance;
+  let trunkId: string;
+
+  beforeAll(async () => {
+    lk = await startLiveKitStandin({ answerDelayMs: 20 });
+    trunkId = await createOutboundTrunk(lk);
+    proxy = await proxyTo(lk.url);
+    app = await appFor(lk, { LIVEKIT_URL: proxy.url(), DEFAULT_OUTBOUND_TRUNK_ID: trunkId });
+  });
+  afterAll(async () => {
+    await app.close();
+    await proxy.down();
+    await lk.close();
+  });
+
+  it('answers 503 PA_ERR_LIVEKIT_UNAVAILABLE (never 404 or 500), and works once LiveKit is back', async () => {
+    const placed = await postCall(app, { to: NUMBERS.answers, agent, waitUntilAnswered: true });
+    expect(placed.statusCode, placed.body).toBe(201);
+    const id = placed.json().id;
+
+    await proxy.down();
+    const transfer = () =>
+      app.inject({
+        method: 'POST',
+        url: `/v1/calls/${id}/transfer`,
+        headers: AUTH,
+        payload: { to: 'sip:desk@pbx.example.com' },
+      });
+    const hangUp = () => app.inject({ method: 'DELETE', url: `/v1/calls/${id}`, headers: AUTH });
+    for (const res of [await transfer(), await hangUp()]) {
+      expect(res.statusCode, res.body).toBe(503);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.json()).toMatchObject({ code: 'PA_ERR_LIVEKIT_UNAVAILABLE', status: 503 });
+    }
+    // Nothing happened to the call.
+    expect(lk.state.rooms.has(id)).toBe(true);
+    expect([...lk.state.calls.values()].find((c) => c.room === id)?.transfers).toEqual([]);
+
+    await proxy.up();
+    expect((await hangUp()).statusCode).toBe(204);
+    expect(lk.state.rooms.has(id)).toBe(false);
+  });
+});

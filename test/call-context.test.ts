@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { buildCallContext } from '../src/telephony/call-context.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { buildCallContext, type CallContext } from '../src/telephony/call-context.js';
 
 /** Attributes as LiveKit SIP sets them on an inbound caller (Twilio trunk, headers forwarded). */
 const inboundTwilio = {
@@ -21,11 +21,15 @@ const inboundTwilio = {
 };
 
 describe('inbound call with E.164 numbers (Twilio trunk)', () => {
-  const call = buildCallContext({
-    attributes: inboundTwilio,
-    jobMetadata: '',
-    roomName: 'call-_+14155550142_x8Yz',
-    participantIdentity: 'sip_+14155550142',
+  // Built per test (not while collecting), so mutation testing can tell which tests read it.
+  let call: CallContext;
+  beforeEach(() => {
+    call = buildCallContext({
+      attributes: inboundTwilio,
+      jobMetadata: '',
+      roomName: 'call-_+14155550142_x8Yz',
+      participantIdentity: 'sip_+14155550142',
+    });
   });
 
   it('reads caller and dialed numbers by direction', () => {
@@ -76,9 +80,16 @@ describe('callers who withhold their number', () => {
     'anonymous',
     'Anonymous',
     'unknown',
-    'sip:anonymous@anonymous.invalid',
+    'unavailable',
+    'private',
     'Restricted',
+    'withheld',
+    'blocked',
+    'hidden',
+    'sip:anonymous@anonymous.invalid',
+    'sip:Private@carrier.example',
     '  ',
+    '',
   ])('"%s" is a hidden caller', (value) => {
     const call = buildCallContext({
       attributes: {
@@ -94,6 +105,24 @@ describe('callers who withhold their number', () => {
 });
 
 describe('non-E.164 values', () => {
+  it('trims what the carrier sent, and takes blank ids for none', () => {
+    const call = buildCallContext({
+      attributes: {
+        'sip.ruleID': ' SDR_a ',
+        'sip.phoneNumber': ' +14155550142 ',
+        'sip.trunkPhoneNumber': '+14155550123\t',
+        'sip.trunkID': '   ',
+        'sip.callID': '',
+      },
+    });
+    expect(call.callerRaw).toBe('+14155550142');
+    expect(call.callerNumber).toBe('+14155550142');
+    expect(call.dialedRaw).toBe('+14155550123');
+    expect(call.ruleId).toBe('SDR_a');
+    expect('trunkId' in call).toBe(false);
+    expect('livekitCallId' in call).toBe(false);
+  });
+
   it('a SIP URI caller is normalised and kept raw', () => {
     const call = buildCallContext({
       attributes: {
@@ -190,6 +219,32 @@ describe('outbound calls', () => {
     expect(agentOf('')).toBeUndefined();
     expect(agentOf({ name: 5 })).toBeUndefined();
     expect(agentOf(['billing'])).toBeUndefined();
+  });
+
+  it('a dispatch rule means inbound, even while the SIP participant is still dialing', () => {
+    const call = buildCallContext({
+      attributes: { ...attributes, 'sip.ruleID': 'SDR_x', 'sip.callStatus': 'dialing' },
+    });
+    expect(call.direction).toBe('inbound');
+    expect(call.callerNumber).toBe('+14155550142');
+    expect(call.dialedNumber).toBe('+14155550123');
+  });
+
+  it('the job metadata’s direction wins over what the attributes suggest', () => {
+    const inbound = buildCallContext({
+      attributes: { ...attributes, 'sip.callStatus': 'dialing' },
+      jobMetadata: JSON.stringify({ direction: 'inbound' }),
+    });
+    expect(inbound.direction).toBe('inbound');
+    const outbound = buildCallContext({
+      attributes: { ...attributes, 'sip.ruleID': 'SDR_x' },
+      jobMetadata: JSON.stringify({ direction: 'outbound' }),
+    });
+    expect(outbound.direction).toBe('outbound');
+  });
+
+  it('an answered SIP participant without a rule or metadata is taken for inbound', () => {
+    expect(buildCallContext({ attributes }).direction).toBe('inbound');
   });
 
   it('without metadata: a SIP participant still dialing and without a rule is outbound', () => {

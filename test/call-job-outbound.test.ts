@@ -67,6 +67,16 @@ class CalleeLine implements CallTransport {
     for (const [at, status] of schedule) {
       setTimeout(() => {
         if (status === 'left') return this.#leave('CLIENT_INITIATED');
+        // Hangs up once the agent's first words have played out (however long a loaded machine
+        // takes to start the session), so the check is about order, not about a deadline.
+        if (status === 'left-after-greeting') {
+          const poll = setInterval(() => {
+            if (!this.output.events.some((e) => e.kind === 'finish')) return;
+            clearInterval(poll);
+            this.#leave('CLIENT_INITIATED');
+          }, 20);
+          return;
+        }
         this.#attrs = { ...this.#attrs, 'sip.callStatus': status };
         for (const fn of this.#listeners) fn(this.#attrs);
       }, at);
@@ -155,7 +165,7 @@ describe('outbound call job', () => {
     const line = new CalleeLine([
       [100, 'ringing'],
       [1200, 'active'],
-      [4500, 'left'],
+      [1300, 'left-after-greeting'],
     ]);
     const rep = reporter();
     const jobStart = Date.now();
@@ -194,7 +204,9 @@ describe('outbound call job', () => {
       limits: { answerTimeoutMs: 1000 },
     });
     await line.dispose();
-    expect(Date.now() - t0).toBeLessThan(3000);
+    // Ends at the 1 s answer timeout; the bound only catches a job that would hang on (it is
+    // wide enough for a loaded machine).
+    expect(Date.now() - t0).toBeLessThan(6000);
     expect(sessionsMade).toBe(before);
     expect(line.firstAgentAudio()).toBeUndefined();
     expect(line.hangUps).toEqual(['not answered']);

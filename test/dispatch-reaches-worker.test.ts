@@ -1,9 +1,14 @@
 /**
- * The dispatch contract end to end: what the API dispatches through the LiveKit stand-in
- * reaches the worker pool (LiveKit agent name = the worker's AGENT_NAME from the same settings),
- * and the job metadata it carries, read by the worker's own code (buildCallContext + route with
- * the shipped agents file), connects the agent the API was asked for, or lets the agents file's
- * routes choose by the call's metadata.
+ * The dispatch contract: what the API dispatches through the LiveKit stand-in names the pool the
+ * worker registers under (the agent name of the worker's own ServerOptions, built by
+ * `workerServerOptions` as `src/worker/main.ts` does, from the same settings), and the job
+ * metadata it carries, read by the worker's own code (buildCallContext + route with the shipped
+ * agents file), connects the agent the API was asked for, or lets the agents file's routes choose
+ * by the call's metadata.
+ *
+ * No worker process runs here (the stand-in does not speak the agent protocol): a real LiveKit
+ * server handing the job to a running `src/worker/main.ts` is the real-stack test
+ * test/e2e/inbound-call-to-a-number.test.ts.
  */
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -13,6 +18,7 @@ import { defaultCodeTools } from '../src/agents/code-tools.js';
 import { type RouteLog, route } from '../src/agents/routing.js';
 import type { Config } from '../src/core/config.js';
 import { buildCallContext, type CallContext } from '../src/telephony/call-context.js';
+import { workerServerOptions } from '../src/worker/server-options.js';
 import { NUMBERS, type Standin } from './standin/index.js';
 import { startCallsApi, TRUNK_NUMBER } from './support/calls.js';
 import { TEST_API_KEY, testConfig } from './support/config.js';
@@ -47,8 +53,10 @@ afterAll(() => close?.());
 function workerSees(room: string, identity: string): CallContext {
   const dispatches = lk.dispatches(room);
   expect(dispatches).toHaveLength(1);
-  // The job reaches the pool only when the dispatch names the name the worker registered.
-  expect(dispatches[0]?.agentName).toBe(workerConfig.AGENT_NAME);
+  // The job reaches the pool only when the dispatch names the name the worker registers with.
+  const registered = workerServerOptions(workerConfig, 'job-entry.js', async () => 0).options;
+  expect(registered.agentName).toBe(DEPLOYMENT.AGENT_NAME);
+  expect(dispatches[0]?.agentName).toBe(registered.agentName);
   const sip = lk.participants(room).find((p) => p.identity === identity);
   expect(sip, `SIP participant ${identity} in ${room}`).toBeDefined();
   return buildCallContext({

@@ -1,7 +1,8 @@
 /**
  * The four scenarios of seed 003, as session-level tests: a real AgentSession with the softack
  * policy, real Silero VAD over the corpus's 8 kHz clips, the spec's STT timing, the agent's
- * audio played in real time. The four run at once (each takes ~8 s of real time).
+ * audio played in real time. The four run at once (each takes ~8 s of real time); a run whose
+ * timers a loaded machine made late is measured again alone.
  */
 import { resolve } from 'node:path';
 import { initializeLogger } from '@livekit/agents';
@@ -103,6 +104,8 @@ const scenarios: Record<string, Scenario> = {
   },
 };
 
+/** Scripted STT events later than this (ms) make a run unfaithful: it is measured again. */
+const LATE_MS = 150;
 const runs: Record<string, ScenarioRun> = {};
 let ctx: EvalContext;
 
@@ -110,14 +113,21 @@ beforeAll(async () => {
   initializeLogger({ pretty: false, level: 'error' });
   // The example agents file's receptionist, as the evaluation runs it (production session).
   ctx = await loadEvalContext({});
+  const run = (s: Scenario) => runScenario(s, ctx, { policy: 'softack', tailMs: 3000 });
   const entries = await Promise.all(
-    Object.entries(scenarios).map(
-      async ([key, s]) =>
-        [key, await runScenario(s, ctx, { policy: 'softack', tailMs: 3000 })] as const,
-    ),
+    Object.entries(scenarios).map(async ([key, s]) => [key, await run(s)] as const),
   );
-  for (const [key, run] of entries) runs[key] = run;
-}, 60_000);
+  for (const [key, r] of entries) runs[key] = r;
+  // Four real-time sessions at once on a loaded machine can starve each other's timers: a run
+  // whose scripted STT fired late is measured again on its own (as the evaluation does), and the
+  // more faithful run is kept.
+  for (const [key, s] of Object.entries(scenarios)) {
+    for (let attempt = 0; attempt < 2 && runs[key]!.sttLateMaxMs > LATE_MS; attempt++) {
+      const again = await run(s);
+      if (again.sttLateMaxMs < runs[key]!.sttLateMaxMs) runs[key] = again;
+    }
+  }
+}, 120_000);
 
 /** Agent audio intervals of the agent's own turn (segment 1). */
 const agentTurn = (r: ScenarioRun) => r.intervals.filter((i) => i.segment === 1);
@@ -156,7 +166,8 @@ describe('seed 003 scenarios (softack, real audio, real VAD)', () => {
     expect(turn[0]!.end).toBe('clear');
     const latency = turn[0]!.endMs - 2000;
     expect(latency).toBeGreaterThan(0);
-    expect(latency).toBeLessThan(900); // first interim ("no") comes 300 ms after onset
+    // The first interim ("no") comes 300 ms after onset, or as late as the run's timers were.
+    expect(latency).toBeLessThan(900 + r.sttLateMaxMs);
     expect(r.turns.map((t) => t.text)).toEqual(['no stop']);
   });
 
@@ -169,7 +180,7 @@ describe('seed 003 scenarios (softack, real audio, real VAD)', () => {
     expect(
       r.decisions.filter((d) => d.atMs < interrupting!.atMs).every((d) => d.decision === 'ignore'),
     ).toBe(true);
-    expect(turn[0]!.endMs - 2000).toBeLessThan(1500);
+    expect(turn[0]!.endMs - 2000).toBeLessThan(1500 + r.sttLateMaxMs);
     expect(r.turns.map((t) => t.text)).toEqual(['yeah okay but wait']);
   });
 });

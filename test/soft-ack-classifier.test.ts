@@ -1,14 +1,20 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   CompiledLexicon,
   classify,
-  defaultSoftAckOptions,
   isEcho,
   normalize,
+} from '../src/telephony/interruption/classifier.js';
+import {
+  defaultSoftAckOptions,
   resolveSoftAckOptions,
-} from '../src/telephony/interruption/index.js';
+} from '../src/telephony/interruption/options.js';
 
-const lexicon = new CompiledLexicon(defaultSoftAckOptions.lexicon);
+// Built per test (not at import), so mutation testing can tell which tests read the lexicon.
+let lexicon: CompiledLexicon;
+beforeEach(() => {
+  lexicon = new CompiledLexicon(defaultSoftAckOptions.lexicon);
+});
 const heard = (text: string, final = true, agentText = '') =>
   classify(text, lexicon, { final, agentTokens: normalize(agentText) });
 
@@ -156,5 +162,176 @@ describe('soft-ack options', () => {
       decision: 'interrupt',
       command: 'halt',
     });
+  });
+});
+
+/**
+ * The default vocabulary, word by word (the lists as README documents them, written out here so
+ * a word dropped from src/telephony/interruption/lexicon.ts fails a test).
+ */
+describe('soft-ack classifier: the default vocabulary', () => {
+  const BACKCHANNELS = [
+    'uh huh',
+    'mm hmm',
+    'mhm',
+    'hmm',
+    'mm',
+    'go on',
+    'keep going',
+    'yeah',
+    'yes',
+    'yep',
+    'yup',
+    'ya',
+    'okay',
+    'ok',
+    'k',
+    'right',
+    'alright',
+    'all right',
+    'sure',
+    'sure sure',
+    'sure thing',
+    'got it',
+    'gotcha',
+    'got you',
+    'i got it',
+    'i got you',
+    'all good',
+    'i see',
+    'i know',
+    'i understand',
+    'understood',
+    'makes sense',
+    'that makes sense',
+    'fair enough',
+    'noted',
+    'correct',
+    'that is right',
+    "that's right",
+    "that's true",
+    "that's fine",
+    "that's good",
+    'i get it',
+    'i hear you',
+    'roger',
+    'roger that',
+    'you bet',
+    'will do',
+    'go ahead',
+    'okay dokey',
+    'yes sir',
+    "yes ma'am",
+    'oh',
+    'ah',
+    'aha',
+    'oh okay',
+    'oh i see',
+    'oh right',
+    'really',
+    'oh really',
+    'interesting',
+    'cool',
+    'great',
+    'good',
+    'fine',
+    'nice',
+    'perfect',
+    'awesome',
+    'wow',
+    'true',
+    'exactly',
+    'totally',
+    'absolutely',
+    'indeed',
+    'definitely',
+    'of course',
+    'for sure',
+    'sounds good',
+    'sounds great',
+    'that sounds good',
+    'very good',
+    'lovely',
+    'brilliant',
+    'cheers',
+    'thanks',
+    'thank you',
+  ];
+  const COMMANDS = [
+    'stop',
+    'wait',
+    'hold on',
+    'hang on',
+    'hold up',
+    'pause',
+    'no',
+    'nope',
+    'nah',
+    'but',
+    'actually',
+    'sorry',
+    'pardon',
+    'excuse me',
+    'what',
+    'huh',
+    'repeat',
+    'again',
+    'one second',
+    'one sec',
+    'one moment',
+    'just a second',
+    'just a moment',
+    'never mind',
+    'come again',
+    'nevermind',
+    'slow down',
+    'hello',
+    'hey',
+    'listen',
+    'question',
+    'operator',
+    'agent',
+    'representative',
+    'human',
+    'person',
+  ];
+  const FILLERS = ['uh', 'um', 'umm', 'er', 'erm', 'eh', 'hm'];
+
+  it.each(BACKCHANNELS)('"%s" on its own is a backchannel, final or not', (text) => {
+    expect(heard(text)).toMatchObject({ decision: 'ignore', reason: 'backchannel' });
+    expect(heard(text, false)).toMatchObject({ decision: 'ignore', reason: 'backchannel' });
+    // Said twice, or after a filler, it stays one.
+    expect(heard(`${text} ${text}`).decision).toBe('ignore');
+    expect(heard(`um ${text}`).decision).toBe('ignore');
+  });
+
+  it.each(COMMANDS)('"%s" interrupts, on its own or after a backchannel', (text) => {
+    const command = normalize(text).join(' ');
+    expect(heard(text)).toMatchObject({ decision: 'interrupt', reason: 'command', command });
+    expect(heard(`okay ${text}`, false)).toMatchObject({ decision: 'interrupt', command });
+  });
+
+  it.each(FILLERS)('"%s" alone neither interrupts nor is a turn', (text) => {
+    expect(heard(text)).toMatchObject({ decision: 'ignore', reason: 'backchannel' });
+    expect(heard(text, false).decision).toBe('ignore');
+  });
+
+  it.each(['er', 'erm', 'eh', 'uh', 'um'])(
+    '"%s" then the start of more words takes the floor (a hesitation, not a backchannel)',
+    (filler) => {
+      expect(heard(`${filler} i`, false)).toMatchObject({
+        decision: 'interrupt',
+        reason: 'speech',
+      });
+      expect(heard(`${filler} got`, false)).toMatchObject({
+        decision: 'interrupt',
+        reason: 'speech',
+      });
+    },
+  );
+
+  it('a word in none of the lists is speech', () => {
+    expect(heard('refund')).toMatchObject({ decision: 'interrupt', reason: 'speech' });
+    expect(heard('thing')).toMatchObject({ decision: 'interrupt', reason: 'speech' });
   });
 });

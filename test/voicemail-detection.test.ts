@@ -196,8 +196,22 @@ describe('voicemail on an outbound call', () => {
       await expect(handleAnsweringMachine(call.session, options([]))).rejects.toThrow(
         /no LLM available/,
       );
-      // The line keeps delivering frames (the beep among them); none reaches the detector.
-      await new Promise((r) => setTimeout(r, 1000));
+      // The line keeps delivering frames to the session (a reader of our own counts them, up
+      // to the greeting's end); none reaches the detector.
+      const line = call.session._subscribeAudioStream();
+      if (!line) throw new Error('the session has no audio input');
+      const reader = line.getReader();
+      let frames = 0;
+      let heardMs = 0;
+      while (heardMs < 1500) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        frames++;
+        heardMs += (value.samplesPerChannel * 1000) / value.sampleRate;
+      }
+      await reader.cancel();
+      expect(frames).toBeGreaterThan(10);
+      expect(heardMs).toBeGreaterThanOrEqual(1500);
       expect(push).not.toHaveBeenCalled();
     } finally {
       push.mockRestore();

@@ -77,6 +77,11 @@ interface Setup {
   amd?: boolean;
   verdict?: string;
   ringTimeoutS?: number;
+  /** The destination as the agents file writes it (default `tel:<to>`). */
+  target?: string;
+  /** No outbound trunk configured. */
+  noTrunk?: boolean;
+  decisionTimeoutMs?: number;
 }
 
 async function start(s: Setup) {
@@ -105,7 +110,12 @@ async function start(s: Setup) {
   });
   const c = call;
   const transfers: TransferSpec[] = [
-    { name: 'billing_desk', to: `tel:${s.to}`, description: 'A person in billing.', mode: 'warm' },
+    {
+      name: 'billing_desk',
+      to: s.target ?? `tel:${s.to}`,
+      description: 'A person in billing.',
+      mode: 'warm',
+    },
   ];
   const events: { type: string; data: Record<string, unknown> }[] = [];
   const tools = createTelephonyTools({
@@ -114,8 +124,8 @@ async function start(s: Setup) {
     transfers,
     ringTimeoutS: s.ringTimeoutS ?? 5,
     warm: {
-      trunkId: c.outboundTrunkId,
-      decisionTimeoutMs: 4000,
+      trunkId: s.noTrunk ? undefined : c.outboundTrunkId,
+      decisionTimeoutMs: s.decisionTimeoutMs ?? 4000,
       hold: defaultHoldAudio(),
       createConsultSession: () =>
         new voice.AgentSession({
@@ -348,4 +358,173 @@ describe('warm transfer', () => {
     expect(reqs.some((r) => r.method === 'UpdateSubscriptions' && subs(r).subscribe)).toBe(false);
     expect(main.userData.transferredTo).toBeUndefined();
   }, 30_000);
+
+  describe('when it does not go through', () => {
+    const said = (session: voice.AgentSession) =>
+      session.history.items
+        .filter((i) => i.type === 'message' && i.role === 'assistant')
+        .map((i) => (i as llm.ChatMessage).textContent);
+    const removed = (c: StandinCall, who: string) =>
+      c
+        .callRequests()
+        .some(
+          (r) =>
+            r.method === 'RemoveParticipant' && (r.body as { identity?: string }).identity === who,
+        );
+    const bridged = (c: StandinCall) =>
+      c.callRequests().some((r) => r.method === 'UpdateSubscriptions' && subs(r).subscribe);
+
+    it.each([
+      ['a SIP address', 'sip:billing@pbx.example.com'],
+      ['a number that is not E.164', 'tel:0800 123'],
+    ])(
+      'a destination that is %s: nothing is dialed, no hold, the agent is told',
+      async (_w, target) => {
+        const { call, main } = await start({ to: NUMBERS.answers, target });
+        const result = await main.run({ userInput: 'A person please' }).wait();
+        expectNoTransfer(result, 'a technical problem prevented it');
+        expect(call.callRequests()).toEqual([]);
+        expect(call.media.holds).toEqual([]);
+        expect(main.input.audioEnabled).toBe(true);
+      },
+    );
+
+    it('no outbound trunk configured: nothing is dialed, the agent is told', async () => {
+      const { call, main } = await start({ to: NUMBERS.answers, noTrunk: true });
+      const result = await main.run({ userInput: 'A person please' }).wait();
+      expectNoTransfer(result, 'a technical problem prevented it');
+      expect(call.callRequests()).toEqual([]);
+    });
+
+    it.each([
+      ['busy (486)', NUMBERS.busy, 'the line was busy'],
+      ['declined (603)', NUMBERS.declined, 'the call was declined'],
+      ['unreachable (503)', NUMBERS.unreachable, 'the number could not be reached'],
+    ])('the human’s line is %s: the hold ends and the agent says so', async (_w, to, why) => {
+      const { call, main, events } = await start({ to });
+      const result = await main.run({ userInput: 'A person please' }).wait();
+      expectNoTransfer(result, why);
+      const reqs = call.callRequests();
+      expect(reqs[0]!.method).toBe('CreateSIPParticipant');
+      expect(reqs[0]!.status).toBeGreaterThanOrEqual(400);
+      // The failed SIP participant leaves by itself: nobody to remove, nothing bridged.
+      expect(reqs.some((r) => r.method === 'RemoveParticipant')).toBe(false);
+      expect(bridged(call)).toBe(false);
+      expect(call.media.sideSessions).toEqual([]);
+      expect(call.media.holds[0]!.stoppedAt).toBeDefined();
+      expect(main.input.audioEnabled).toBe(true);
+      expect(events).toEqual([]);
+    });
+
+    it('declined by speech: the consultation says goodbye, the human is removed, agent back', async () => {
+      const { call, main, human } = await start({ to: NUMBERS.answers });
+      const run = main.run({ userInput: 'A person please' });
+      const consult = await briefed(call);
+      const h = human()!;
+      consult.generateReply({ userInput: "No, I can't take it right now." });
+      const result = await run.wait();
+      expectNoTransfer(result, 'the call was declined');
+      expect(said(consult).at(-1)).toBe('Okay, thank you. Goodbye.');
+      expect(removed(call, h)).toBe(true);
+      expect(bridged(call)).toBe(false);
+      expect(call.media.holds[0]!.stoppedAt).toBeDefined();
+      expect(main.userData.transfer).toBeUndefined();
+    });
+
+    it('no decision before the timeout: the human is removed without a goodbye, agent back', async () => {
+      const { call, main, human } = await start({ to: NUMBERS.answers, decisionTimeoutMs: 300 });
+      const run = main.run({ userInput: 'A person please' });
+      const consult = await briefed(call);
+      const h = human()!;
+      const result = await run.wait();
+      expectNoTransfer(result, 'they could not take the call right now');
+      expect(said(consult)).not.toContain('Okay, thank you. Goodbye.');
+      expect(removed(call, h)).toBe(true);
+      expect(bridged(call)).toBe(false);
+    });
+
+    it('the human hangs up during the consultation: nobody to remove, agent back', async () => {
+      const { call, main, human } = await start({ to: NUMBERS.answers });
+      const run = main.run({ userInput: 'A person please' });
+      const consult = await briefed(call);
+      const h = human()!;
+      call.lk.hangup(call.room, h);
+      const result = await run.wait();
+      expectNoTransfer(result, 'the call was declined');
+      expect(said(consult)).not.toContain('Okay, thank you. Goodbye.');
+      expect(removed(call, h)).toBe(false);
+      expect(bridged(call)).toBe(false);
+      expect(call.media.holds[0]!.stoppedAt).toBeDefined();
+      expect(main.userData.transfer).toBeUndefined();
+    });
+
+    it('the caller hangs up during the consultation: the human is removed, nothing bridged', async () => {
+      const { call, main, human, events } = await start({ to: NUMBERS.answers });
+      const run = main.run({ userInput: 'A person please' });
+      await briefed(call);
+      const h = human()!;
+      call.lk.hangup(call.room, call.caller);
+      await run.wait();
+      expect(removed(call, h)).toBe(true);
+      expect(bridged(call)).toBe(false);
+      expect(call.lk.participants(call.room).map((p) => p.identity)).toEqual([]);
+      expect(call.media.holds[0]!.stoppedAt).toBeDefined();
+      expect(main.userData.transfer).toBeUndefined();
+      expect(events).toEqual([]);
+    });
+
+    it('the caller hangs up while the human’s phone rings: the dial is cancelled', async () => {
+      const { call, main, human } = await start({ to: NUMBERS.noAnswer, ringTimeoutS: 20 });
+      const run = main.run({ userInput: 'A person please' });
+      for (let i = 0; i < 100 && !human(); i++) await new Promise((r) => setTimeout(r, 20));
+      const h = human()!;
+      call.lk.hangup(call.room, call.caller);
+      await run.wait();
+      // Removing the ringing participant stops the ringing (long before the 20 s timeout).
+      expect(removed(call, h)).toBe(true);
+      expect(call.media.sideSessions).toEqual([]);
+      expect(main.userData.transfer).toBeUndefined();
+    });
+
+    it('a failed subscription update while isolating: the briefing is never read, the human is removed', async () => {
+      const { call, main, human } = await start({ to: NUMBERS.answers });
+      const setSubscribed = call.control.setSubscribed.bind(call.control);
+      // LiveKit refuses to take the caller off the consultation voice: the caller would hear it.
+      call.control.setSubscribed = async (identity, tracks, subscribe) => {
+        const k = call.media.sideSessions[0]?.trackSid;
+        if (identity === call.caller && !subscribe && k && tracks.includes(k)) {
+          throw new Error('twirp error unavailable: update subscriptions failed');
+        }
+        return setSubscribed(identity, tracks, subscribe);
+      };
+      const result = await main.run({ userInput: 'A person please' }).wait();
+      expectNoTransfer(result, 'a technical problem prevented it');
+      const consult = call.media.sideSessions[0]!.session;
+      expect(said(consult)).toEqual([]);
+      expect(removed(call, human()!)).toBe(true);
+      expect(bridged(call)).toBe(false);
+      expect(main.userData.transfer).toBeUndefined();
+    });
+
+    it('a failed subscription update while bridging: the transfer is not reported done, the agent is back', async () => {
+      const { call, main, human, events } = await start({ to: NUMBERS.answers });
+      const setSubscribed = call.control.setSubscribed.bind(call.control);
+      call.control.setSubscribed = async (identity, tracks, subscribe) => {
+        if (identity === call.caller && subscribe) {
+          throw new Error('twirp error unavailable: update subscriptions failed');
+        }
+        return setSubscribed(identity, tracks, subscribe);
+      };
+      const run = main.run({ userInput: 'A person please' });
+      await briefed(call);
+      const h = human()!;
+      await call.media.pressDigits(h, '1');
+      const result = await run.wait();
+      expectNoTransfer(result, 'a technical problem prevented it');
+      expect(removed(call, h)).toBe(true);
+      expect(main.userData.transfer).toBeUndefined();
+      expect(main.input.audioEnabled).toBe(true);
+      expect(events).toEqual([]);
+    });
+  });
 });

@@ -3,7 +3,8 @@
  * agents file.
  *
  * A PhoneAgent prepends the phone prompt rules to its instructions, greets on entering (or,
- * after a handoff, greets and continues the carried conversation), cleans its text for the TTS,
+ * after a handoff, greets and continues the carried conversation; taking over a call whose agent
+ * died, says it got cut off and continues it), cleans its text for the TTS,
  * gets its tools from the file (HTTP tools, MCP servers' tools, tools written in code, handoff
  * tools), and exposes
  * its transfer destinations for the telephony transfer tools. The speech-to-text output passes
@@ -52,13 +53,30 @@ export interface PhoneAgentOptions {
   speechFilter?: SpeechFilter;
   /** Speak on entering the call (default true); false for outbound calls that wait for "hello". */
   greet?: boolean;
+  /**
+   * This agent takes over a call whose agent died (`chatCtx` holds the conversation so far): it
+   * says RESUME_LINE at once, then recaps what the caller was asking and goes on.
+   */
+  resumed?: boolean;
 }
+
+/** What a caller hears first when another worker took their call over: TTS only, no LLM wait. */
+export const RESUME_LINE = 'Sorry, we got cut off.';
+
+/** How the agent goes on after RESUME_LINE (its first generated reply of a take-over). */
+export const RESUME_INSTRUCTIONS =
+  'The call was cut off by a technical problem and you have just reconnected; the caller already ' +
+  `heard you say "${RESUME_LINE}" Do not greet and do not apologise again. In one short ` +
+  'sentence recap what the caller was asking about (for example "You were asking about …"), ' +
+  'then continue helping them from where the conversation stopped. If the caller had not said ' +
+  'anything yet, ask how you can help.';
 
 export class PhoneAgent extends voice.Agent<PhoneSessionData> {
   readonly spec: AgentSpec;
   readonly handoffFrom: string | undefined;
   readonly #speechFilter: SpeechFilter | undefined;
   readonly #greet: boolean;
+  readonly #resumed: boolean;
 
   constructor(o: PhoneAgentOptions) {
     super({
@@ -72,6 +90,7 @@ export class PhoneAgent extends voice.Agent<PhoneSessionData> {
     this.handoffFrom = o.handoffFrom;
     this.#speechFilter = o.speechFilter;
     this.#greet = o.greet ?? true;
+    this.#resumed = o.resumed ?? false;
   }
 
   get name(): string {
@@ -82,6 +101,12 @@ export class PhoneAgent extends voice.Agent<PhoneSessionData> {
     const data = this.session.userData as PhoneSessionData | undefined;
     if (data) data.currentAgent = this.spec.name;
     const greeting = this.spec.greeting;
+    if (this.#resumed) {
+      // The caller is in dead air: the apology needs no LLM, the recap comes while it plays.
+      this.session.say(RESUME_LINE);
+      this.session.generateReply({ instructions: RESUME_INSTRUCTIONS });
+      return;
+    }
     if (this.handoffFrom) {
       // The greeting plays while the LLM writes the first reply, hiding its latency.
       if (greeting) this.session.say(greeting);
@@ -169,7 +194,13 @@ export interface AgentFactory {
   /** Builds the named agent; throws for an unknown name (routes are validated, so a bug). */
   create(
     name: string,
-    options?: { chatCtx?: llm.ChatContext; handoffFrom?: string; greet?: boolean },
+    options?: {
+      chatCtx?: llm.ChatContext;
+      handoffFrom?: string;
+      greet?: boolean;
+      /** Takes over a call whose agent died (PhoneAgentOptions.resumed). */
+      resumed?: boolean;
+    },
   ): PhoneAgent;
 }
 
@@ -224,6 +255,7 @@ export function createAgentFactory(o: AgentFactoryOptions): AgentFactory {
         ...(o.models ? { models: o.models(spec) } : {}),
         ...(speechFilter ? { speechFilter } : {}),
         ...(greet !== undefined ? { greet } : {}),
+        ...(options.resumed ? { resumed: true } : {}),
       });
     },
   };

@@ -17,6 +17,7 @@ import { RateLimitedError, RouteNotFoundError } from '../core/errors.js';
 import { createLiveKitClients, type LiveKitClients } from '../core/livekit.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { isE164, maskNumbersInText, unrecognisedNumbers } from '../core/phone.js';
+import { type AgentRecovery, createAgentRecovery } from './agent-recovery.js';
 import { authenticate, createApiKeyCheck } from './auth.js';
 import { type CallEvents, createCallEvents } from './call-events.js';
 import { createIdempotencyStore, type IdempotencyStore } from './idempotency.js';
@@ -34,6 +35,8 @@ export interface ApiDeps {
   idempotency: IdempotencyStore;
   /** Outgoing signed call events (EVENTS_WEBHOOK_URL). */
   events: CallEvents;
+  /** Takes over calls whose agent died (checkpoints, leases, re-dispatch). */
+  recovery: AgentRecovery;
 }
 
 declare module 'fastify' {
@@ -50,27 +53,43 @@ export interface BuildOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** How long a closing API waits for open connections before it closes them. */
+const CLOSE_CONNECTIONS_AFTER_MS = 3000;
 
 export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   const { config } = opts;
   const log = opts.logger ?? createLogger(config, { name: 'api' });
   const idempotency = opts.deps?.idempotency ?? createIdempotencyStore(config);
+  const livekit = opts.deps?.livekit ?? createLiveKitClients(config);
+  const events =
+    opts.deps?.events ??
+    createCallEvents({
+      url: config.EVENTS_WEBHOOK_URL,
+      secret: config.EVENTS_WEBHOOK_SECRET,
+      log,
+      dedupe: idempotency,
+      maxAttempts: config.EVENTS_MAX_ATTEMPTS,
+      baseDelayMs: config.EVENTS_RETRY_BASE_MS,
+      timeoutMs: config.EVENTS_TIMEOUT_MS,
+    });
   const deps: ApiDeps = {
     config,
     log,
-    livekit: opts.deps?.livekit ?? createLiveKitClients(config),
+    livekit,
     metrics: opts.deps?.metrics ?? createApiMetrics(),
     idempotency,
-    events:
-      opts.deps?.events ??
-      createCallEvents({
-        url: config.EVENTS_WEBHOOK_URL,
-        secret: config.EVENTS_WEBHOOK_SECRET,
+    events,
+    recovery:
+      opts.deps?.recovery ??
+      createAgentRecovery({
+        livekit,
+        store: idempotency,
+        events,
         log,
-        dedupe: idempotency,
-        maxAttempts: config.EVENTS_MAX_ATTEMPTS,
-        baseDelayMs: config.EVENTS_RETRY_BASE_MS,
-        timeoutMs: config.EVENTS_TIMEOUT_MS,
+        agentName: config.AGENT_NAME,
+        maxAttempts: config.AGENT_RECOVERY_ATTEMPTS,
+        // Checkpoints and markers outlive the longest call.
+        ttlMs: (config.MAX_CALL_DURATION_S + 3600) * 1000,
       }),
     ...opts.deps,
   };
@@ -113,6 +132,11 @@ export async function buildApp(opts: BuildOptions): Promise<FastifyInstance> {
   });
 
   app.decorate('deps', deps);
+  // A connection that never sends a request (or a client that stopped reading) would hold the
+  // close until its keep-alive or header timeout; requests in flight get a few seconds.
+  app.addHook('preClose', async () => {
+    setTimeout(() => app.server.closeAllConnections(), CLOSE_CONNECTIONS_AFTER_MS).unref();
+  });
   // Flush queued call events, then close the store they dedupe with.
   app.addHook('onClose', async () => {
     await deps.events.close();

@@ -27,6 +27,7 @@ export const CALL_EVENT_TYPES = [
   'call.transferred',
   'call.voicemail',
   'call.summary',
+  'call.resumed',
 ] as const;
 export type CallEventType = (typeof CALL_EVENT_TYPES)[number];
 
@@ -41,9 +42,13 @@ export interface CallEvent {
 export const EVENT_ID_HEADER = 'x-phone-agents-event-id';
 export const EVENT_TYPE_HEADER = 'x-phone-agents-event-type';
 
-/** One event of each type per call: the id is derived from both, so redeliveries share it. */
-export function eventId(callId: string, type: CallEventType): string {
-  return `evt_${createHash('sha256').update(`${callId}\n${type}`).digest('hex').slice(0, 32)}`;
+/**
+ * One event of each type per call: the id is derived from both, so redeliveries share it. A type
+ * that may happen more than once in a call (`call.resumed`) adds its occurrence (1, 2, ...).
+ */
+export function eventId(callId: string, type: CallEventType, occurrence?: number): string {
+  const of = occurrence === undefined ? '' : `\n${occurrence}`;
+  return `evt_${createHash('sha256').update(`${callId}\n${type}${of}`).digest('hex').slice(0, 32)}`;
 }
 
 export interface CallEvents {
@@ -56,6 +61,8 @@ export interface CallEvents {
     type: CallEventType,
     callId: string,
     data?: Record<string, unknown>,
+    /** For a type that may happen more than once in a call: which time this is (1, 2, ...). */
+    occurrence?: number,
   ): Promise<CallEvent | undefined>;
   /** Whether an event of this type was published for the call (within the dedupe window). */
   published(type: CallEventType, callId: string): Promise<boolean>;
@@ -187,18 +194,19 @@ export function createCallEvents(options: CallEventsOptions): CallEvents {
   }
 
   return {
-    async publish(type, callId, data = {}) {
+    async publish(type, callId, data = {}, occurrence) {
       if (closing) return undefined;
       let first = true;
+      const nth = occurrence === undefined ? '' : `:${occurrence}`;
       try {
-        first = await o.dedupe.once(`evt:${callId}:${type}`, o.dedupeTtlMs);
+        first = await o.dedupe.once(`evt:${callId}:${type}${nth}`, o.dedupeTtlMs);
       } catch (err) {
         // Better a duplicate than a lost event: receivers dedupe by id anyway.
         log.warn({ err: (err as Error).message }, 'event dedupe unavailable; publishing');
       }
       if (!first) return undefined;
       const event: CallEvent = {
-        id: eventId(callId, type),
+        id: eventId(callId, type, occurrence),
         type,
         createdAt: new Date().toISOString(),
         callId,

@@ -98,6 +98,7 @@ export function callOperations(deps: {
         trunkId,
         metadata: body.metadata,
         createdAt,
+        ...(body.waitUntilAnswered ? { waitUntilAnswered: true } : {}),
       },
     };
     const fail = (err: unknown, what: string): Error => {

@@ -34,6 +34,8 @@ export interface CallRoomMetadata {
     trunkId: string;
     metadata?: Record<string, string>;
     createdAt: string;
+    /** POST /v1/calls waited for the answer: it reports a failed dial itself (call.ended). */
+    waitUntilAnswered?: boolean;
   };
 }
 

@@ -7,7 +7,9 @@
  * One interface, two stores: in memory (one process) and Redis (shared by every API instance,
  * used when REDIS_URL is set). A claim is atomic (`SET NX PX` in Redis) and first writes an
  * in-flight marker with a lease; the lease bounds how long a crashed request can hold a key.
- * The stores also offer `once(key)`, a one-shot marker used to deduplicate call events.
+ * The stores also offer `once(key)`, a one-shot marker used to deduplicate call events, and a
+ * small key-value space with expiry (`setValue`/`getValue`/`increment`) for the calls' checkpoints
+ * and recovery attempts (src/api/agent-recovery.ts): in Redis, every API replica sees them.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -44,6 +46,12 @@ export interface IdempotencyStore {
   once(key: string, ttlMs: number): Promise<boolean>;
   /** Whether a `once` marker is set. */
   has(key: string): Promise<boolean>;
+  /** Stores a value for `ttlMs` (replacing any). */
+  setValue(key: string, value: string, ttlMs: number): Promise<void>;
+  /** A stored value, or undefined (never set, or expired). */
+  getValue(key: string): Promise<string | undefined>;
+  /** Adds one to a counter (created at 0, living `ttlMs` from its creation); returns the new count. */
+  increment(key: string, ttlMs: number): Promise<number>;
   /** Resolves when the store can serve requests now (readiness); rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -87,6 +95,7 @@ const SWEEP_INTERVAL_MS = 60_000;
 export class MemoryIdempotencyStore implements IdempotencyStore {
   private readonly entries = new Map<string, MemoryEntry>();
   private readonly markers = new Map<string, number>();
+  private readonly values = new Map<string, { value: string; expiresAt: number }>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -116,6 +125,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const now = Date.now();
     for (const [k, e] of this.entries) if (e.expiresAt <= now) this.entries.delete(k);
     for (const [k, exp] of this.markers) if (exp <= now) this.markers.delete(k);
+    for (const [k, v] of this.values) if (v.expiresAt <= now) this.values.delete(k);
   }
 
   async claim(key: string, fingerprint: string, leaseMs: number): Promise<ClaimResult> {
@@ -175,6 +185,27 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return exp !== undefined && exp > Date.now();
   }
 
+  async setValue(key: string, value: string, ttlMs: number): Promise<void> {
+    this.values.set(key, { value, expiresAt: Date.now() + ttlMs });
+  }
+
+  async getValue(key: string): Promise<string | undefined> {
+    const v = this.values.get(key);
+    if (!v || v.expiresAt <= Date.now()) return undefined;
+    return v.value;
+  }
+
+  async increment(key: string, ttlMs: number): Promise<number> {
+    const v = this.values.get(key);
+    const live = v && v.expiresAt > Date.now() ? v : undefined;
+    const count = Number(live?.value ?? 0) + 1;
+    this.values.set(key, {
+      value: String(count),
+      expiresAt: live?.expiresAt ?? Date.now() + ttlMs,
+    });
+    return count;
+  }
+
   async ping(): Promise<void> {}
 
   async close(): Promise<void> {
@@ -191,6 +222,10 @@ const COMPARE_AND_SET = `if redis.call('GET', KEYS[1]) == ARGV[1] then
 const COMPARE_AND_DEL = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1]) end return 0`;
 
+/** INCR, and the expiry set by the increment that created the counter. */
+const INCREMENT = `local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end return n`;
+
 interface RedisValue {
   /** p = in flight, d = done */
   s: 'p' | 'd';
@@ -199,6 +234,8 @@ interface RedisValue {
   r?: StoredResponse;
 }
 
+/** How long a Redis command may take before the request is answered 503. */
+export const REDIS_COMMAND_TIMEOUT_MS = 1000;
 const POLL_MIN_MS = 10;
 const POLL_MAX_MS = 250;
 
@@ -213,8 +250,14 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   constructor(url: string, options: RedisStoreOptions = {}) {
     this.prefix = options.prefix ?? 'pa:';
-    // Fail fast when Redis is down: a request must not hang on an offline queue.
-    this.redis = new Redis(url, { maxRetriesPerRequest: 1, enableAutoPipelining: true });
+    // Fail fast when Redis is down: a request must not hang on an offline queue. One retry
+    // alone is not enough: with the reconnect delay grown to its 2 s cap, a command waited up to
+    // ~10 s for its 503; commandTimeout bounds every command (a reply takes < 1 ms).
+    this.redis = new Redis(url, {
+      maxRetriesPerRequest: 1,
+      commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+      enableAutoPipelining: true,
+    });
     // Errors surface on the commands (→ 503); the connection event alone only reconnects.
     this.redis.on('error', () => {});
   }
@@ -285,6 +328,19 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async has(key: string): Promise<boolean> {
     return (await this.run(() => this.redis.exists(this.prefix + 'once:' + key))) === 1;
+  }
+
+  async setValue(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.run(() => this.redis.set(this.prefix + 'kv:' + key, value, 'PX', ttlMs));
+  }
+
+  async getValue(key: string): Promise<string | undefined> {
+    return (await this.run(() => this.redis.get(this.prefix + 'kv:' + key))) ?? undefined;
+  }
+
+  async increment(key: string, ttlMs: number): Promise<number> {
+    const k = this.prefix + 'kv:' + key;
+    return Number(await this.run(() => this.redis.eval(INCREMENT, 1, k, ttlMs)));
   }
 
   async ping(): Promise<void> {

@@ -40,6 +40,12 @@ export const apiSettings = {
     default: 5000,
     min: 100,
   }),
+  AGENT_RECOVERY_ATTEMPTS: int({
+    doc: 'Take-overs per call when its agent dies (another worker joins with the conversation so far; docs/reliability.md); after that the call is ended. 0 = off',
+    default: 3,
+    min: 0,
+    max: 10,
+  }),
   LIVEKIT_TIMEOUT_MS: int({
     doc: 'Timeout of LiveKit API requests (not of waitUntilAnswered calls) in ms',
     default: 10_000,

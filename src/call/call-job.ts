@@ -13,11 +13,19 @@
  *
  * A refused call (blocked caller) gets its message said and is hung up. An outbound call that
  * is never answered ends without the agent ever speaking.
+ *
+ * While the call runs the job holds it at the API (call-lease.ts: a lease and checkpoints of the
+ * conversation), so that if this process dies another worker takes it over: the API re-dispatches
+ * with `resume` in the job metadata, and this same code then goes to the agent that was talking,
+ * with the conversation so far, and says it got cut off instead of greeting
+ * (docs/reliability.md). A job whose agent the API removed (its successor took the call) leaves
+ * quietly: no hang-up, no summary.
  */
 import { voice } from '@livekit/agents';
 import type { AgentsConfig } from '../agents/agents-file.js';
 import { route } from '../agents/routing.js';
-import { readJobMetadata } from '../core/job-metadata.js';
+import type { PhoneSessionData } from '../agents/session-data.js';
+import { type ResumeState, readJobMetadata } from '../core/job-metadata.js';
 import type { Logger } from '../core/logger.js';
 import { buildCallContext, type CallContext } from '../telephony/call-context.js';
 import type { CallControl, CallMedia } from '../telephony/call-control.js';
@@ -25,6 +33,7 @@ import type { NoiseSuppression } from '../telephony/noise/index.js';
 import type { TransferMark } from '../telephony/tools.js';
 import { superviseBridge } from '../telephony/transfer/bridge.js';
 import type { CallEventSink } from '../telephony/voicemail/answering-machine.js';
+import type { CallLease, CallLeases } from './call-lease.js';
 import { type CallEnd, CallMetrics, type CallSummary } from './call-metrics.js';
 import type { CallReporter } from './call-report.js';
 
@@ -59,6 +68,10 @@ export interface CallTransport {
   hangUp(reason: string): Promise<void>;
   /** Resolves when the transport is gone (room disconnected, simulation over). */
   readonly closed: Promise<string>;
+  /** This job's participant identity in the room (for the lease); known once connected. */
+  readonly agentIdentity?: string;
+  /** True once this job's agent was removed from the call (another agent took it over). */
+  takenOver?(): boolean;
 }
 
 /** What a session factory (session.ts) gives the job for one call. */
@@ -93,6 +106,8 @@ export type CallSessionFactory = (args: {
   endAfterMs: number | undefined;
   /** Call events only the agent knows (transferred, voicemail) to the API. */
   report: CallEventSink;
+  /** Set when this job takes over a call whose agent died: apologise, go on with the context. */
+  resume?: ResumeState;
 }) => Promise<CallSessionParts>;
 
 export interface CallLimits {
@@ -127,6 +142,8 @@ export interface CallJobOptions {
   now?: () => number;
   /** Called once the call's metrics exist (the simulator prints them live). */
   onMetrics?: (metrics: CallMetrics) => void;
+  /** Holds the call at the API while it runs (API_URL); absent = no take-over if this job dies. */
+  leases?: CallLeases;
 }
 
 /** Time the SIP side is given beyond the API's ringing timeout before the job gives up. */
@@ -172,9 +189,21 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
     participantIdentity: caller.identity,
     ...(opts.defaultRegion ? { defaultRegion: opts.defaultRegion } : {}),
   });
-  const metrics = new CallMetrics({ callId, direction: call.direction, now: opts.now });
+  const resume = jobMeta.resume;
+  const metrics = new CallMetrics({
+    callId,
+    direction: call.direction,
+    now: opts.now,
+    // A take-over continues the call: its start, and the conversation so far.
+    ...(resume?.startedAt ? { startedAt: resume.startedAt } : {}),
+    ...(resume ? { transcript: resume.transcript } : {}),
+  });
   opts.onMetrics?.(metrics);
-  const decision = route(opts.agents, call, log);
+  // A take-over goes on with the agent that was talking (routes decide if it is unknown).
+  const decision =
+    resume?.agent && opts.agents.agents.has(resume.agent)
+      ? { agent: resume.agent, route: 'resume' }
+      : route(opts.agents, call, log);
   log.info(
     {
       direction: call.direction,
@@ -182,14 +211,18 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
       dialedNumber: call.dialedNumber ?? call.dialedRaw,
       route: decision.route,
       ...('agent' in decision ? { agent: decision.agent } : { refused: true }),
+      ...(resume ? { resumeAttempt: resume.attempt } : {}),
     },
-    'call routed',
+    resume ? 'call taken over' : 'call routed',
   );
 
-  const maxDurationMs = Math.min(
-    limits.maxCallDurationMs,
-    jobMeta.maxDurationS ? jobMeta.maxDurationS * 1000 : Number.POSITIVE_INFINITY,
-  );
+  // The call's length counts from its start, also across a take-over.
+  const elapsedMs = resume?.startedAt ? Math.max(0, Date.now() - resume.startedAt) : 0;
+  const maxDurationMs =
+    Math.min(
+      limits.maxCallDurationMs,
+      jobMeta.maxDurationS ? jobMeta.maxDurationS * 1000 : Number.POSITIVE_INFINITY,
+    ) - elapsedMs;
   const answered = watchAnswered(caller);
   answered.promise.then(
     (status) => {
@@ -199,6 +232,17 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
     },
     () => undefined,
   );
+
+  // While the call runs, the API holds it for another worker should this one die.
+  let lease: CallLease | undefined;
+  if ('agent' in decision && opts.leases) {
+    lease = opts.leases.open(callId, {
+      agentIdentity: transport.agentIdentity ?? '',
+      startedAt: metrics.startedAt,
+      attempt: resume?.attempt ?? 0,
+    });
+    lease.checkpoint({ agent: decision.agent, transcript: metrics.transcript });
+  }
 
   // 3. Outbound: nobody speaks before the callee picked up.
   if (call.direction === 'outbound') {
@@ -215,6 +259,7 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
       stop.abort();
       answered.stop();
       log.info({ status }, 'outbound call not answered');
+      await lease?.release('ended');
       await transport.hangUp('not answered').catch(() => undefined);
       return finish(metrics, { outcome: 'no-answer', endedBy: 'system', reason: status });
     }
@@ -237,10 +282,12 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
         ? Math.max(maxDurationMs - GOODBYE_MARGIN_MS, maxDurationMs / 2)
         : undefined,
       report: (type, data) => reporter.report(callId, type, data),
+      ...(resume ? { resume } : {}),
     });
     const { session } = parts;
     metrics.attach(session);
     if (agentName) metrics.noteAgent(agentName);
+    if (lease) checkpointOn(session, lease, metrics, agentName);
     const sessionClosed = new Promise<voice.CloseEvent>((resolve) =>
       session.once(voice.AgentSessionEventTypes.Close, resolve),
     );
@@ -284,9 +331,18 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
       .close()
       .catch((err: Error) => log.warn({ err: err.message }, 'session close failed'));
   }
+  // Another agent took the call over (the API removed this one): the call goes on without us.
+  if (transport.takenOver?.()) {
+    lease?.abandon();
+    log.warn('this agent was removed from the call: another agent took it over');
+    await parts?.dispose().catch(() => undefined);
+    return metrics.end({ outcome: 'completed', endedBy: 'system', reason: 'taken over' });
+  }
   // 6. A warm transfer bridged caller and human in this room: deleting it now would hang up
   // both. Wait until one of them hangs up (or the call's limit), then hang up the other.
   const bridged = warmBridge(parts);
+  // The call is ours no more (over, or with a human): nobody is to take it over now.
+  await lease?.release(bridged ? 'handed-off' : 'ended');
   if (bridged && parts?.control) {
     log.info({ humanIdentity: bridged }, 'warm transfer bridged; waiting for a side to hang up');
     const left = await superviseBridge(parts.control, {
@@ -313,6 +369,28 @@ export async function runCallJob(opts: CallJobOptions): Promise<CallSummary> {
     await reporter.flush(5000);
     return summary;
   }
+}
+
+/** Checkpoints the conversation after each of its items and each change of agent. */
+function checkpointOn(
+  session: voice.AgentSession,
+  lease: CallLease,
+  metrics: CallMetrics,
+  firstAgent: string | undefined,
+): void {
+  const save = () => {
+    const current = (session.userData as PhoneSessionData | undefined)?.currentAgent ?? firstAgent;
+    lease.checkpoint({
+      ...(current ? { agent: current } : {}),
+      transcript: metrics.transcript,
+    });
+  };
+  // Registered after the metrics' own listener: the transcript already has the item.
+  session.on(voice.AgentSessionEventTypes.ConversationItemAdded, save);
+  session.on(voice.AgentSessionEventTypes.AgentStateChanged, (ev) => {
+    // After a handoff the new agent speaks: its name is in the session data by then.
+    if (ev.newState === 'speaking') save();
+  });
 }
 
 /**

@@ -100,6 +100,10 @@ export interface CallMetricsOptions {
   direction: CallDirection;
   /** Epoch ms clock; tests and the simulator share theirs. Default Date.now. */
   now?: () => number;
+  /** When the call started (epoch ms), if before now: a take-over continues the call's record. */
+  startedAt?: number;
+  /** The conversation so far (a take-over's), kept at the start of the transcript. */
+  transcript?: readonly TranscriptLine[];
 }
 
 export class CallMetrics {
@@ -124,7 +128,8 @@ export class CallMetrics {
     this.callId = opts.callId;
     this.direction = opts.direction;
     this.#now = opts.now ?? Date.now;
-    this.#startedAt = this.#now();
+    this.#startedAt = Math.min(opts.startedAt ?? Number.POSITIVE_INFINITY, this.#now());
+    this.transcript.push(...(opts.transcript ?? []).map((l) => ({ ...l })));
     this.#push({ type: 'call-start', direction: opts.direction });
   }
 

@@ -14,8 +14,11 @@
  * - Telephony (src/telephony, docs/transfers.md): a CallControl per call; the agents get the
  *   transfer / DTMF / end_call tools; key presses are routed (the agent's DTMF menu); silence
  *   and the length limit end the call with a goodbye; outbound calls check for voicemail.
+ * - A take-over (`resume`: this job replaces an agent that died, docs/reliability.md): the agent
+ *   that was talking gets the conversation so far as its chat context and, instead of greeting,
+ *   says it got cut off and goes on from there; no voicemail check (the call was answered).
  */
-import { type llm, type stt, type tts, type VAD, VADEventType, voice } from '@livekit/agents';
+import { llm, type stt, type tts, type VAD, VADEventType, voice } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
 import type { AgentsConfig } from '../agents/agents-file.js';
 import type { AgentSpec } from '../agents/agents-schema.js';
@@ -25,6 +28,7 @@ import { McpCallTools } from '../agents/mcp-tools.js';
 import { type AgentModels, createAgentFactory } from '../agents/phone-agent.js';
 import { createSessionData, type PhoneSessionData } from '../agents/session-data.js';
 import type { Config } from '../core/config.js';
+import type { ResumeLine } from '../core/job-metadata.js';
 import type { LiveKitClients } from '../core/livekit.js';
 import type { Logger } from '../core/logger.js';
 import type { CallContext } from '../telephony/call-context.js';
@@ -171,6 +175,7 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
     media,
     endAfterMs,
     report,
+    resume,
   }) => {
     const sessionOptions = (): voice.AgentSessionOptions => ({
       ...deps.models(call),
@@ -249,7 +254,10 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
         : {}),
     });
     const agent = agentName
-      ? factory.create(agentName)
+      ? factory.create(
+          agentName,
+          resume ? { chatCtx: chatContextOf(resume.transcript), resumed: true } : {},
+        )
       : // A refusal only says its message (session.say): no instructions, tools or greeting.
         new voice.Agent({ instructions: 'You only read out messages.' });
     // Bound before the session starts: the greeting (said inside start()) is the first speech
@@ -275,7 +283,8 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
         });
         const vm = specOf(agentName)?.voicemail;
         const action = vm?.action ?? t.voicemail.action;
-        if (call.direction === 'outbound' && action !== 'off' && !deps.textMode) {
+        // A take-over joins a call already answered (by a person: the agent talked with them).
+        if (call.direction === 'outbound' && action !== 'off' && !deps.textMode && !resume) {
           const message = vm?.message ?? t.voicemail.message;
           void handleAnsweringMachine(session, {
             action,
@@ -319,6 +328,15 @@ export async function warmUpVad(vad: VAD, sampleRate = 8000): Promise<void> {
     clearTimeout(timeout);
     stream.close();
   }
+}
+
+/** The conversation of a call taken over, as the agent's chat context. */
+export function chatContextOf(lines: readonly ResumeLine[]): llm.ChatContext {
+  const ctx = llm.ChatContext.empty();
+  for (const l of lines) {
+    ctx.addMessage({ role: l.role === 'caller' ? 'user' : 'assistant', content: l.text });
+  }
+  return ctx;
 }
 
 /** A DTMF menu that always reads the current agent's `dtmf.menu`. */

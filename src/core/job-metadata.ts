@@ -9,9 +9,14 @@
  *   route conditions match its keys, and the agent and its HTTP tools see it as the call's
  *   metadata.
  *
- * Dispatch rules and routed numbers carry exactly these two keys (`AgentJobMetadata`); outbound
- * calls add the call request (`OutboundCallJob`). The API writes them; the worker reads any of
- * them with `readJobMetadata`, and the API recognises its own dispatches with `readAgentDispatch`.
+ * - `resume`: set only when the API re-dispatches the worker pool into a call whose agent died
+ *   (src/api/agent-recovery.ts): the agent that was talking, the conversation so far and the
+ *   attempt number. The worker then takes the call over instead of answering it (`ResumeState`).
+ *
+ * Dispatch rules and routed numbers carry exactly the first two keys (`AgentJobMetadata`);
+ * outbound calls add the call request (`OutboundCallJob`); a recovery adds `resume` to whichever
+ * the call was dispatched with. The API writes them; the worker reads any of them with
+ * `readJobMetadata`, and the API recognises its own dispatches with `readAgentDispatch`.
  */
 
 export type CallDirection = 'inbound' | 'outbound';
@@ -46,6 +51,33 @@ export interface OutboundCallJob extends Omit<AgentJobMetadata, 'agent'> {
   createdAt: string;
 }
 
+/** One line of the conversation carried into a resumed call (the call summary's transcript line). */
+export interface ResumeLine {
+  /** Milliseconds since the call started. */
+  t: number;
+  role: 'caller' | 'agent';
+  text: string;
+  agent?: string;
+}
+
+/**
+ * A call taken over after its agent died: the API's re-dispatch says who was talking and what
+ * was said, from the last checkpoint the dead job sent (src/call/call-lease.ts).
+ */
+export interface ResumeState {
+  /** 1 for the first take-over of this call, 2 for the next, ... (the API bounds it). */
+  attempt: number;
+  /** The agent that was talking (absent: the job died before it was routed). */
+  agent?: string;
+  /** When the call started (epoch ms), so durations and transcript times continue. */
+  startedAt?: number;
+  /** The last lines of the conversation, oldest first. */
+  transcript: ResumeLine[];
+}
+
+/** Bounds of a `resume` the worker accepts (a checkpoint sends at most 20 lines of 500 characters). */
+export const RESUME_LIMITS = { attempts: 10, lines: 50, lineChars: 2000 } as const;
+
 /** What the worker reads from any job metadata; fields absent when not given (or not ours). */
 export interface JobMetadata {
   /** The requested agent; `{ "name": ... }` (version 1) is read too. */
@@ -58,6 +90,8 @@ export interface JobMetadata {
   maxDurationS?: number;
   /** Positive seconds only. */
   ringingTimeoutS?: number;
+  /** Set when this job takes over a call whose agent died; absent when malformed. */
+  resume?: ResumeState;
 }
 
 /** The JSON object in a LiveKit metadata string; undefined for anything else (free text too). */
@@ -86,7 +120,50 @@ export function readJobMetadata(raw: string | undefined): JobMetadata {
   }
   if (positive(o.maxDurationS)) out.maxDurationS = o.maxDurationS;
   if (positive(o.ringingTimeoutS)) out.ringingTimeoutS = o.ringingTimeoutS;
+  const resume = readResume(o.resume);
+  if (resume) out.resume = resume;
   return out;
+}
+
+/**
+ * A `resume` field, checked: a positive whole attempt number, an optional agent name, an optional
+ * start time and a bounded transcript of caller/agent lines. Anything else is no resume (the job
+ * then answers the call as new, which is better than not answering it).
+ */
+export function readResume(v: unknown): ResumeState | undefined {
+  if (!isPlainObject(v)) return undefined;
+  const { attempt, agent, startedAt, transcript } = v;
+  if (typeof attempt !== 'number' || !Number.isInteger(attempt)) return undefined;
+  if (attempt < 1 || attempt > RESUME_LIMITS.attempts) return undefined;
+  if (transcript !== undefined && !Array.isArray(transcript)) return undefined;
+  const lines: ResumeLine[] = [];
+  for (const l of (transcript ?? []).slice(-RESUME_LIMITS.lines)) {
+    if (!isPlainObject(l) || (l.role !== 'caller' && l.role !== 'agent')) return undefined;
+    if (typeof l.text !== 'string') return undefined;
+    const text = l.text.slice(0, RESUME_LIMITS.lineChars);
+    const t = typeof l.t === 'number' && Number.isFinite(l.t) && l.t >= 0 ? Math.round(l.t) : 0;
+    lines.push({
+      t,
+      role: l.role,
+      text,
+      ...(typeof l.agent === 'string' && l.agent ? { agent: l.agent } : {}),
+    });
+  }
+  return {
+    attempt,
+    ...(typeof agent === 'string' && agent.trim() ? { agent: agent.trim() } : {}),
+    ...(positive(startedAt) ? { startedAt } : {}),
+    transcript: lines,
+  };
+}
+
+/**
+ * The job metadata of a take-over: the call's own dispatch metadata (ours or an outbound call's;
+ * free text, which the worker reads nothing from, is dropped) with `resume` set. A previous
+ * take-over's `resume` is replaced.
+ */
+export function withResume(raw: string | undefined, resume: ResumeState): string {
+  return JSON.stringify({ ...(jsonObject(raw) ?? {}), resume });
 }
 
 /**

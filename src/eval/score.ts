@@ -3,7 +3,7 @@
  * intervals) and which transcripts became user turns:
  *   - a stop (audio paused or cleared) is charged to the latest caller event at or before it;
  *   - ignore: a stop not resumed → false interruption; paused > 150 ms then resumed → stutter;
- *     its final transcript committed in a user turn → spurious reply;
+ *     its final transcript committed in a user turn (one holding its words) → spurious reply;
  *   - interrupt: audio playing at onset must stop within the deadline (latency = stop − onset);
  *     if the agent was not playing at onset (an earlier error already stopped it) there is
  *     nothing to stop: reported as n/a, counted nowhere;
@@ -86,8 +86,11 @@ export function scoreRun(s: Scenario, run: ScenarioRun): EventResult[] {
   return s.caller.map((e) => {
     const mine = stops.filter((st) => chargedTo(st.atMs) === e.index);
     const finals = run.finals.filter((f) => f.event === e.index);
-    const turnAfter = (t: number) => run.turns.find((u) => u.atMs >= t);
-    const committed = finals.map((f) => turnAfter(f.atMs)).find((u) => u !== undefined);
+    // The turn that committed a final: at or after it, holding its words (a later turn of
+    // another sound's words alone does not make this sound a turn).
+    const turnOf = (f: { atMs: number; text: string }) =>
+      run.turns.find((u) => u.atMs >= f.atMs && u.text.includes(f.text.trim()));
+    const committed = finals.map(turnOf).find((u) => u !== undefined);
     const failures: Failure[] = [];
     const result: EventResult = {
       scenario: s.id,

@@ -160,6 +160,8 @@ export interface SimulateOptions {
   sttTiming?: Partial<SttTiming>;
   /** Called with the call's session before it starts (to listen to its events). */
   onSession?: (session: voice.AgentSession<PhoneSessionData>, sim: SimSessionContext) => void;
+  /** The job metadata the call is dispatched with (src/core/job-metadata.ts; e.g. a `resume`). */
+  jobMetadata?: string;
 }
 
 /** What a session listener can read of the simulation while the call runs. */
@@ -256,6 +258,7 @@ export async function simulateCall(o: SimulateOptions): Promise<SimResult> {
     },
     o.onStart,
   );
+  if (o.jobMetadata) transport.jobMetadata = o.jobMetadata;
   const reporter: CallReporter = {
     report: (_callId, type, data) => o.onReport?.(type, data),
     flush: async () => {},

@@ -18,7 +18,8 @@ import { SimCallMedia } from './sim-call-media.js';
 /** The simulated line: the same interface as the LiveKit room for the call job. */
 export class SimTransport implements CallTransport {
   readonly callId: string;
-  readonly jobMetadata = '';
+  /** The job's metadata (the API↔worker contract); '' unless the simulation sets one. */
+  jobMetadata = '';
   /** The room side: the caller is a participant here too (presence, key presses). */
   readonly media = new SimCallMedia({ keyGapMs: 200 });
   readonly closed: Promise<string>;

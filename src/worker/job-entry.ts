@@ -9,6 +9,7 @@ import { defaultCodeTools } from '../agents/code-tools.js';
 import { McpServers } from '../agents/mcp-servers.js';
 import { agentModels, createTurnDetector, loadVAD, sessionModels } from '../agents/providers.js';
 import { runCallJob } from '../call/call-job.js';
+import { createCallLeases } from '../call/call-lease.js';
 import { createCallReporter } from '../call/call-report.js';
 import {
   createPhoneSessionFactory,
@@ -22,6 +23,7 @@ import { type Config, loadConfig } from '../core/config.js';
 import { createLiveKitClients } from '../core/livekit.js';
 import { createLogger } from '../core/logger.js';
 import { loadNoiseSuppression } from '../telephony/noise/index.js';
+import { keepEarlyShutdownRequests, shutdownRequestedEarly } from './early-shutdown.js';
 import { RoomTransport } from './room-transport.js';
 import { warmUpCall } from './warm-up-call.js';
 
@@ -34,6 +36,9 @@ export function workerSessionDeps(config: Config, resources: ProcessResources): 
     turnDetector: () => createTurnDetector(),
   });
 }
+
+// Before the framework listens: a drain's shutdown request must not get lost (early-shutdown.ts).
+keepEarlyShutdownRequests();
 
 type ProcessData = {
   job: Awaited<ReturnType<typeof prepareProcess>>;
@@ -63,18 +68,22 @@ async function prepareProcess() {
     ...workerSessionDeps(config, { agents, codeTools, vad, noise, log }),
     mcp,
   });
-  const reporter = createCallReporter({
+  const api = {
     ...(config.API_URL ? { apiUrl: config.API_URL } : {}),
     ...(config.API_TOKEN ? { token: config.API_TOKEN } : {}),
     log,
-  });
-  if (config.JOB_WARM_UP_CALL) {
+  };
+  const reporter = createCallReporter(api);
+  // The lease and checkpoints that let another worker take a call over if this process dies.
+  const leases = createCallLeases(api);
+  // A process the worker no longer wants (it drains) skips the rehearsal: it only has to exit.
+  if (config.JOB_WARM_UP_CALL && !shutdownRequestedEarly()) {
     // A failed rehearsal only costs the first call its speed: log it, take calls anyway.
     await warmUpCall({ config, agents, vad, noise, log }).catch((err: Error) =>
       log.warn({ err: err.message }, 'warm-up call failed'),
     );
   }
-  return { config, log, agents, createSession, reporter };
+  return { config, log, agents, createSession, reporter, leases };
 }
 
 export default defineAgent<ProcessData>({
@@ -86,7 +95,7 @@ export default defineAgent<ProcessData>({
     job.log.info({ prewarmMs: Math.round(performance.now() - t0) }, 'job process ready');
   },
   entry: async (ctx: JobContext<ProcessData>) => {
-    const { config, log, agents, createSession, reporter } =
+    const { config, log, agents, createSession, reporter, leases } =
       ctx.proc.userData.job ?? (await prepareProcess());
     try {
       await runCallJob({
@@ -94,6 +103,7 @@ export default defineAgent<ProcessData>({
         agents,
         createSession,
         reporter,
+        leases,
         log,
         limits: {
           // The agent says goodbye shortly before; this is the hard cut (call-job.ts).

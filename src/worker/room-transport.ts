@@ -25,6 +25,9 @@ import { RoomCallMedia } from './room-call-media.js';
 export class RoomTransport implements CallTransport {
   readonly closed: Promise<string>;
   readonly media: RoomCallMedia;
+  #removed = false;
+  /** The agent's last state change, which RoomIO publishes as `lk.agent.state`. */
+  #lastAgentState: string | undefined;
 
   constructor(
     private readonly ctx: JobContext,
@@ -37,8 +40,20 @@ export class RoomTransport implements CallTransport {
   ) {
     this.media = new RoomCallMedia(ctx.room);
     this.closed = new Promise((resolve) =>
-      ctx.room.once(RoomEvent.Disconnected, (reason) => resolve(reasonName(reason))),
+      ctx.room.once(RoomEvent.Disconnected, (reason) => {
+        // The API removes an agent whose call it gave to another (docs/reliability.md).
+        this.#removed = reason === DisconnectReason.PARTICIPANT_REMOVED;
+        resolve(reasonName(reason));
+      }),
     );
+  }
+
+  get agentIdentity(): string {
+    return this.ctx.room.localParticipant?.identity || `agent-${this.ctx.job.id}`;
+  }
+
+  takenOver(): boolean {
+    return this.#removed;
   }
 
   get callId(): string {
@@ -63,6 +78,9 @@ export class RoomTransport implements CallTransport {
 
   async startSession(parts: CallSessionParts, caller: Caller): Promise<void> {
     const { session } = parts;
+    session.on(voice.AgentSessionEventTypes.AgentStateChanged, (ev) => {
+      this.#lastAgentState = ev.newState;
+    });
     // This call's piece: a fresh processor, LiveKit Cloud's filter, or nothing (off).
     const noiseCancellation = parts.noise?.forRoom();
     const audio = new RoomAudioInput({
@@ -98,9 +116,30 @@ export class RoomTransport implements CallTransport {
   }
 
   async hangUp(reason: string): Promise<void> {
+    await this.#agentStatePublished(500);
     // Deleting the room disconnects everyone: LiveKit hangs up the phone line.
     await this.ctx.deleteRoom();
     this.ctx.shutdown(reason);
+  }
+
+  /**
+   * RoomIO publishes the agent's state (`lk.agent.state`) at each change, the last one while the
+   * session closes; deleting the room under an update still in flight aborts it, and the
+   * framework logs that as an error ("Failed to update agent state attributes", seen on the
+   * real stack when a caller hangs up mid-sentence). Wait, bounded, until the attribute shows
+   * the last state published.
+   */
+  async #agentStatePublished(maxMs: number): Promise<void> {
+    const room = this.ctx.room;
+    const deadline = Date.now() + maxMs;
+    while (
+      this.#lastAgentState !== undefined &&
+      room.isConnected &&
+      room.localParticipant?.attributes['lk.agent.state'] !== this.#lastAgentState &&
+      Date.now() < deadline
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 }
 

@@ -16,7 +16,13 @@
  * reason (hangup, no-answer, declined, failed), or `transfer` after a transfer was reported.
  * `durationS` counts from the phone participant joining the room (for outbound calls that
  * includes the ringing). Events are deduplicated per call and type, which also absorbs
- * LiveKit's redeliveries.
+ * LiveKit's redeliveries. A dial placed with `waitUntilAnswered` that fails is reported by
+ * POST /v1/calls itself, with the carrier's SIP status (webhooks carry none): its phone
+ * participant leaving makes no call.ended here, or the less precise one could win the race.
+ *
+ * An AGENT participant leaving a call room also goes to agent recovery
+ * (src/api/agent-recovery.ts), which takes the call over when the agent died; the mapping above
+ * stays pure.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ParticipantInfo, WebhookEvent } from 'livekit-server-sdk';
@@ -39,6 +45,9 @@ interface MappedEvent {
   callId: string;
   data: Record<string, unknown>;
 }
+
+/** How livekit-sip ends a SIP participant whose dial failed: busy/declined, no answer, carrier error. */
+const DIAL_FAILURES = new Set(['USER_REJECTED', 'USER_UNAVAILABLE', 'SIP_TRUNK_FAILURE']);
 
 function seconds(ms: number): number {
   return Math.max(0, Math.round(ms / 100) / 10);
@@ -90,6 +99,16 @@ function callEventsOf(ev: WebhookEvent, transferred = false): MappedEvent[] {
         break;
       case 'participant_left':
       case 'participant_connection_aborted':
+        // A dial that never connected, placed with waitUntilAnswered: POST /v1/calls reports
+        // its end with the carrier's SIP status, which this webhook lacks (the first call.ended
+        // of a call wins, and the two race).
+        if (
+          meta?.waitUntilAnswered &&
+          status !== 'active' &&
+          DIAL_FAILURES.has(disconnectReasonName(p.disconnectReason))
+        ) {
+          break;
+        }
         out.push({
           type: 'call.ended',
           callId,
@@ -130,7 +149,7 @@ function mayEnd(ev: WebhookEvent): boolean {
 }
 
 export default async function livekitWebhook(app: FastifyInstance): Promise<void> {
-  const { livekit, events } = app.deps;
+  const { livekit, events, recovery } = app.deps;
 
   // The signature covers the exact bytes LiveKit sent: keep the body as a string (this
   // plugin's scope only; LiveKit posts application/webhook+json).
@@ -177,6 +196,11 @@ export default async function livekitWebhook(app: FastifyInstance): Promise<void
         if (await events.publish(m.type, m.callId, m.data)) published.push(m.type);
       }
       req.log.debug({ event: ev.event, id: ev.id, published }, 'livekit webhook');
+      // An agent that left a call room it should still be in: another one takes the call over
+      // (agent-recovery.ts). Not awaited: LiveKit's webhook delivery must not wait on it.
+      void recovery
+        .onWebhook(ev)
+        .catch((err: Error) => req.log.error({ err: err.message }, 'agent recovery failed'));
       return { events: published };
     },
   );

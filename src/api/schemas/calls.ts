@@ -168,3 +168,54 @@ export const EventAccepted = Type.Object({
 export const WebhookAccepted = Type.Object({
   events: Type.Array(Type.String(), { description: 'Call events this webhook produced' }),
 });
+
+/** Participant identities (the worker's job in a room is `agent-AJ_…`). */
+const Identity = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:+@=-]+$' });
+
+/** What a call's job reports of its conversation, so another worker can take the call over. */
+export const CheckpointBody = Type.Object(
+  {
+    agentIdentity: Identity,
+    agent: Type.Optional(AgentName),
+    startedAt: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'When the call started (epoch ms)' }),
+    ),
+    attempt: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 10,
+        description: '0: the call’s first agent; n: the agent of its n-th take-over',
+      }),
+    ),
+    state: Type.Union([Type.Literal('live'), Type.Literal('ended'), Type.Literal('handed-off')], {
+      description:
+        '`ended` / `handed-off` (a warm transfer bridged the caller to a human): the job lets ' +
+        'the call go on purpose, nothing to take over when it leaves',
+    }),
+    transcript: Type.Array(
+      Type.Object(
+        {
+          t: Type.Integer({ minimum: 0, description: 'ms since the call started' }),
+          role: Type.Union([Type.Literal('caller'), Type.Literal('agent')]),
+          text: Type.String({ maxLength: 2000 }),
+          agent: Type.Optional(Type.String({ maxLength: 128 })),
+          interrupted: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 50, description: 'The last lines of the conversation, oldest first' },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CheckpointBody = Static<typeof CheckpointBody>;
+
+export const CheckpointAccepted = Type.Object({
+  stored: Type.Boolean({
+    description:
+      'false: this job was already replaced by another (its agent was declared dead); it must ' +
+      'leave the call',
+  }),
+});
+
+export const LeaseQuery = Type.Object({ identity: Identity }, { additionalProperties: false });

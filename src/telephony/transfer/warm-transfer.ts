@@ -71,12 +71,16 @@ export async function warmTransfer(
   if (!number) return fail('error', 'warm transfer needs a tel:+E.164 destination');
   if (!o.trunkId) return fail('error', 'no outbound trunk (set DEFAULT_OUTBOUND_TRUNK_ID)');
 
-  // Server calls run one after another, in the order the design needs them.
+  // Server calls run one after another, in the order the design needs them. A failed step is
+  // logged and remembered: the briefing is never read, and the call never bridged, after one
+  // (the caller could hear the briefing, or the two would not hear each other).
   let chain: Promise<unknown> = Promise.resolve();
+  const failedSteps: string[] = [];
   const op = (what: string, fn: () => Promise<unknown>) => {
-    chain = chain
-      .then(fn)
-      .catch((err: Error) => log.warn({ err: err.message, what }, 'media step failed'));
+    chain = chain.then(fn).catch((err: Error) => {
+      failedSteps.push(what);
+      log.warn({ err: err.message, what }, 'media step failed');
+    });
     return chain;
   };
   const callerTracks = () => [...(control.media.party(caller)?.audioTrackSids ?? [])];
@@ -197,6 +201,11 @@ export async function warmTransfer(
         ? fail('declined', 'the human hung up')
         : fail('error', 'the caller hung up');
     }
+    await chain;
+    if (failedSteps.length > 0) {
+      await cleanup(true);
+      return fail('error', `the consultation could not be isolated (${failedSteps.join(', ')})`);
+    }
     agent.brief(o.summary);
 
     const decision = await decide(control, agent, human, o.decisionTimeoutMs, o.signal);
@@ -211,6 +220,10 @@ export async function warmTransfer(
       o.signal?.removeEventListener('abort', onCallerGone);
       await op('caller hears human', () => control.setSubscribed(caller, humanTracks(), true));
       await op('human hears caller', () => control.setSubscribed(human, callerTracks(), true));
+      if (failedSteps.length > 0) {
+        await cleanup(true);
+        return fail('error', `the call could not be bridged (${failedSteps.join(', ')})`);
+      }
       await hold.stop().catch(() => undefined);
       return { ok: true, to, humanIdentity: human };
     }
