@@ -21,13 +21,13 @@ import { buildApp } from '../src/api/app.js';
 import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/logger.js';
 import { speak } from '../src/sim/offline-tts.js';
-import { startWebhookSink, type WebhookSink } from './webhook-sink.js';
 import { EVENTS_SECRET, EventReceiver } from './event-receiver.js';
 import { createNetns, freePortOn, type Netns, REPO_ROOT } from './netns.js';
 import { type Phone, type PhoneOptions, startPhone } from './phones.js';
 import { type ProviderRelay, startProviderRelay } from './provider-relay.js';
 import { type ProviderStandIns, startProviderStandIns } from './providers/index.js';
 import { DEV_API_KEY, DEV_API_SECRET, type Stack, startStack } from './services.js';
+import { startWebhookSink, type WebhookSink } from './webhook-sink.js';
 
 export const API_TOKEN = 'e2e-api-token-0123456789';
 export const AGENT_NAME = 'phone-agent';
