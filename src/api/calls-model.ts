@@ -51,6 +51,14 @@ export function isSipParticipant(p: ParticipantInfo | undefined): p is Participa
   return Number(p?.kind) === KIND_SIP || p?.attributes?.['sip.callID'] !== undefined;
 }
 
+/**
+ * A warm transfer's human: a SIP participant the agent dialed into the caller's room
+ * (`phoneAgents.role` set by src/telephony/transfer/warm-transfer.ts), not the call's phone.
+ */
+export function isTransferTarget(p: ParticipantInfo | undefined): boolean {
+  return p?.attributes?.['phoneAgents.role'] === 'transfer-target';
+}
+
 export function isDisconnected(p: ParticipantInfo): boolean {
   return Number(p.state) === STATE_DISCONNECTED;
 }
@@ -116,8 +124,22 @@ export function disconnectReasonName(reason: number | undefined): string {
  */
 export type EndReason = 'hangup' | 'no-answer' | 'rejected' | 'failed' | 'transfer' | 'unknown';
 
-/** Why the phone participant left, from LiveKit's disconnect reason. */
-export function endReasonOf(reason: number | undefined): EndReason {
+/**
+ * Why the phone participant left, from LiveKit's disconnect reason and, when given, the phone's
+ * last `sip.callStatus`. The bridge sets `hangup` when either side sent BYE; a bridge that then
+ * drops its connection to LiveKit before its leave arrives is reported ~20 s later as a
+ * connection failure (seen with livekit-sip v1.8.0 on the real stack), though the call ended
+ * normally.
+ */
+export function endReasonOf(reason: number | undefined, sipCallStatus?: string): EndReason {
+  const byReason = endReasonByDisconnect(reason);
+  if (sipCallStatus === 'hangup' && (byReason === 'failed' || byReason === 'unknown')) {
+    return 'hangup';
+  }
+  return byReason;
+}
+
+function endReasonByDisconnect(reason: number | undefined): EndReason {
   switch (disconnectReasonName(reason)) {
     case 'CLIENT_INITIATED': // the phone side hung up
     case 'PARTICIPANT_REMOVED': // our side (agent or DELETE /v1/calls/:id) hung up
@@ -168,7 +190,8 @@ function callStatusOf(
 ): CallStatus {
   if (!sip) return nowMs - roomCreatedMs < setupWindowMs ? 'dialing' : 'ended';
   if (isDisconnected(sip)) {
-    return FAILED_REASONS.has(endReasonOf(sip.disconnectReason)) ? 'failed' : 'ended';
+    const reason = endReasonOf(sip.disconnectReason, sip.attributes?.['sip.callStatus']);
+    return FAILED_REASONS.has(reason) ? 'failed' : 'ended';
   }
   switch (sip.attributes?.['sip.callStatus']) {
     case 'dialing':

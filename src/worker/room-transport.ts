@@ -153,12 +153,24 @@ class RoomCaller implements Caller {
   ) {
     this.identity = participant.identity;
     this.left = new Promise((resolve) => {
-      const onLeft = (p: RemoteParticipant) => {
-        if (p.identity !== this.identity) return;
+      const done = (reason: string) => {
         ctx.room.off(RoomEvent.ParticipantDisconnected, onLeft);
-        resolve(reasonName(p.disconnectReason));
+        ctx.room.off(RoomEvent.ParticipantAttributesChanged, onAttributes);
+        resolve(reason);
+      };
+      const onLeft = (p: RemoteParticipant) => {
+        if (p.identity === this.identity) done(reasonName(p.disconnectReason));
+      };
+      // The bridge marks the line `hangup` when a BYE ends it, then leaves the room. Its leave
+      // can be lost (livekit-sip v1.8.0 closes its socket under it), and LiveKit then notices
+      // ~20 s later: the BYE is when the caller is gone.
+      const onAttributes = (_changed: Record<string, string>, p: Participant) => {
+        if (p.identity === this.identity && p.attributes['sip.callStatus'] === 'hangup') {
+          done('SIP_BYE');
+        }
       };
       ctx.room.on(RoomEvent.ParticipantDisconnected, onLeft);
+      ctx.room.on(RoomEvent.ParticipantAttributesChanged, onAttributes);
     });
   }
 

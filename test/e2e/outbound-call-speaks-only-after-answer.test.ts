@@ -222,7 +222,10 @@ describe('an outbound call: the agent speaks only after the callee answered', ()
     const ended = await until('call.ended', () =>
       product.callEvents(id).find((e) => e.type === 'call.ended'),
     );
-    expect(ended.data).toMatchObject({ direction: 'outbound', reason: 'hangup' });
+    expect(ended.data, JSON.stringify(ended.data)).toMatchObject({
+      direction: 'outbound',
+      reason: 'hangup',
+    });
     const summary = await until('call.summary', () =>
       product.callEvents(id).find((e) => e.type === 'call.summary'),
     );

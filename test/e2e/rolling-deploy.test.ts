@@ -85,7 +85,9 @@ async function ask(c: LiveCall, wav: string, transcript: string, answer: string)
   const heard = await until('the STT hearing the caller', () =>
     product.providers.stt
       .heard()
-      .find((h) => h.transcript === transcript && h.onsetAt >= askedAt && h.finalSentAt),
+      // Confirmed after the WAV started: the stand-in's onset may reach back into line noise
+      // heard before it (one sound segment), so the onset alone cannot say which sentence.
+      .find((h) => h.transcript === transcript && h.confirmedAt >= askedAt && h.finalSentAt),
   ).catch((err) => {
     console.log('heard:', JSON.stringify(product.providers.stt.heard()), 'asked at', askedAt);
     throw err;
@@ -102,7 +104,7 @@ async function ask(c: LiveCall, wav: string, transcript: string, answer: string)
   await until('the answer played', () =>
     Date.now() > (reply.firstAudioAt ?? 0) + reply.audioMs + 800 ? true : undefined,
   );
-  return { heardAt: heard.onsetAt, replyAudioAt: reply.firstAudioAt!, replyMs: reply.audioMs };
+  return { heardAt: heard.confirmedAt, replyAudioAt: reply.firstAudioAt!, replyMs: reply.audioMs };
 }
 
 async function greeted(c: LiveCall): Promise<void> {

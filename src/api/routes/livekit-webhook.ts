@@ -20,6 +20,11 @@
  * POST /v1/calls itself, with the carrier's SIP status (webhooks carry none): its phone
  * participant leaving makes no call.ended here, or the less precise one could win the race.
  *
+ * A warm transfer's human (a second SIP participant, dialed into the call's room with
+ * `phoneAgents.role: transfer-target`, src/telephony/transfer/warm-transfer.ts) is not the call:
+ * their joining, answering or leaving (declined, busy, no answer, hanging up after the bridge)
+ * maps to nothing; the call ends when its phone participant leaves.
+ *
  * An AGENT participant leaving a call room also goes to agent recovery
  * (src/api/agent-recovery.ts), which takes the call over when the agent died; the mapping above
  * stays pure.
@@ -32,6 +37,7 @@ import {
   disconnectReasonName,
   endReasonOf,
   isSipParticipant,
+  isTransferTarget,
   joinedAtMs,
   parseRoomMetadata,
   roomCreatedAtMs,
@@ -79,7 +85,7 @@ function callEventsOf(ev: WebhookEvent, transferred = false): MappedEvent[] {
   const extra = meta?.metadata ? { metadata: meta.metadata } : {};
   const out: MappedEvent[] = [];
 
-  if (p && isSipParticipant(p)) {
+  if (p && isSipParticipant(p) && !isTransferTarget(p)) {
     const outbound = meta !== undefined || p.attributes?.['phoneAgents.callId'] !== undefined;
     const who = parties(p, outbound);
     const status = p.attributes?.['sip.callStatus'];
@@ -114,7 +120,7 @@ function callEventsOf(ev: WebhookEvent, transferred = false): MappedEvent[] {
           callId,
           data: {
             ...who,
-            reason: transferred ? 'transfer' : endReasonOf(p.disconnectReason),
+            reason: transferred ? 'transfer' : endReasonOf(p.disconnectReason, status),
             disconnectReason: disconnectReasonName(p.disconnectReason),
             durationS: seconds(atMs - joinedAtMs(p)),
             sipCallStatus: status,
