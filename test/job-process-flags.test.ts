@@ -37,7 +37,7 @@ describe('job process flags', () => {
     ]);
   });
 
-  it('--optimize-for-size when JOB_OPTIMIZE_FOR_SIZE is on (the default)', () => {
+  it('--optimize-for-size when JOB_OPTIMIZE_FOR_SIZE is on (off by default)', () => {
     expect(jobProcessNodeFlags({ JOB_SEMI_SPACE_MB: 4, JOB_OPTIMIZE_FOR_SIZE: true })).toEqual([
       '--max-semi-space-size=4',
       '--optimize-for-size',

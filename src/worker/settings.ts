@@ -43,8 +43,8 @@ export const workerSettings = {
     max: 64,
   }),
   JOB_OPTIMIZE_FOR_SIZE: bool({
-    doc: "Run each call's job process with V8's --optimize-for-size: a smaller heap and less optimised code, ~35 MB less RSS per call (npm run bench:calls)",
-    default: true,
+    doc: "Run each call's job process with V8's --optimize-for-size: ~10 MB less RSS per call, but less optimised code makes call start-ups late the VAD windows of the calls in progress (npm run bench:calls: 25 calls miss real time with it, hold without it)",
+    default: false,
   }),
   JOB_WARM_UP_CALL: bool({
     doc: 'Each job process rehearses one offline call in prewarm (a few seconds, no network), so real calls do not pay for V8 compiling the call path',
