@@ -17,6 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import { buildApp } from '../src/api/app.js';
 import { loadConfig } from '../src/core/config.js';
 import { createLogger } from '../src/core/logger.js';
@@ -59,6 +60,11 @@ export interface ProductOptions {
    * ELEVEN_VOICE_ID, LLM_TEMPERATURE). Default: the stand-ins for all three.
    */
   realProviders?: Record<string, string | undefined>;
+  /**
+   * Write the API's log (JSON lines, at `apiEnv.LOG_LEVEL` or E2E_LOG_LEVEL, default warn) to
+   * `<logsDir>/api.log` instead of this process's stdout; read it with `product.apiLog()`.
+   */
+  apiLogFile?: boolean;
 }
 
 /** Which provider serves each part of the pipeline. */
@@ -94,10 +100,15 @@ export interface Product {
   api(method: string, path: string, body?: unknown): Promise<ApiAnswer>;
   /** A baresip phone in the namespace (stopped by stop()). */
   phone(opts: PhoneOptions): Promise<Phone>;
-  /** Starts (another) worker; resolves once it registered with LiveKit. */
-  startWorker(name?: string): Promise<ChildProcess>;
+  /**
+   * Starts (another) worker; resolves once it registered with LiveKit. `env` adds settings for
+   * this worker only (e.g. DEFAULT_OUTBOUND_TRUNK_ID of a trunk made after the stack started).
+   */
+  startWorker(name?: string, opts?: { env?: Record<string, string> }): Promise<ChildProcess>;
   /** The worker's log so far (JSON lines). */
   workerLog(name?: string): string;
+  /** The API's log so far (JSON lines; only with `apiLogFile`, otherwise ''). */
+  apiLog(): string;
   /** The call events of one call, by type, in arrival order. */
   callEvents(callId: string): Array<{ type: string; data: Record<string, any>; at: number }>;
   stop(): Promise<void>;
@@ -202,7 +213,16 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
       ...opts.apiEnv,
     },
   });
-  const app = await buildApp({ config, logger: createLogger(config, { name: 'api' }) });
+  const apiLogPath = join(stack.logsDir, 'api.log');
+  const app = await buildApp({
+    config,
+    logger: createLogger(config, {
+      name: 'api',
+      ...(opts.apiLogFile
+        ? { destination: pino.destination({ dest: apiLogPath, sync: true }) }
+        : {}),
+    }),
+  });
   await app.listen({ host: netns.hostIp, port: apiPort });
 
   const phones: Phone[] = [];
@@ -255,7 +275,7 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
       phones.push(p);
       return p;
     },
-    async startWorker(name = 'worker') {
+    async startWorker(name = 'worker', o = {}) {
       // Each worker its own health and metrics ports: several may share the namespace.
       const ports = netns.allocPorts(2);
       // Readiness is read from what this start adds to the log (a log kept from an earlier
@@ -266,6 +286,7 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
           WORKER_HEALTH_PORT: String(ports),
           WORKER_METRICS_PORT: String(ports + 1),
           ...workerEnv(),
+          ...o.env,
         },
         logName: name,
       });
@@ -292,6 +313,13 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
     workerLog(name = 'worker') {
       try {
         return readFileSync(join(stack.logsDir, `${name}.log`), 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    apiLog() {
+      try {
+        return readFileSync(apiLogPath, 'utf8');
       } catch {
         return '';
       }

@@ -366,6 +366,49 @@ describe('LiveKit webhooks → call events', () => {
       ).toEqual([]);
     });
 
+    it('a warm transfer’s human (a second SIP participant) joining, answering, leaving → nothing; the caller leaving ends the call', async () => {
+      // Seen on the real stack (test/e2e/warm-transfer-declined-busy-no-answer.test.ts): the
+      // human dialed into the caller's room is a SIP participant too; their leaving (declined,
+      // busy) was the call's call.ended while the caller was still talking to the agent.
+      const room = { name: 'call-warm-human' };
+      const human = (status: string, extra: object = {}) =>
+        phone(
+          { 'sip.callStatus': status, 'phoneAgents.role': 'transfer-target' },
+          { identity: 'transfer_1', ...extra },
+        );
+      expect(
+        await deliver({
+          event: 'participant_joined',
+          id: 'EV_wh0',
+          room,
+          participant: phone({ 'sip.callStatus': 'active' }),
+        }),
+      ).toEqual(['call.started', 'call.answered']);
+      for (const [i, event, participant] of [
+        [1, 'participant_joined', human('dialing')],
+        [2, 'track_published', human('active')],
+        [3, 'participant_left', human('active', { disconnectReason: 'USER_REJECTED' })],
+        [4, 'participant_connection_aborted', human('hangup')],
+      ] as const) {
+        expect(await deliver({ event, id: `EV_wh${i}`, room, participant })).toEqual([]);
+      }
+      expect(
+        await deliver({
+          event: 'participant_left',
+          id: 'EV_wh5',
+          room,
+          participant: phone(
+            { 'sip.callStatus': 'hangup' },
+            { disconnectReason: 'CLIENT_INITIATED' },
+          ),
+        }),
+      ).toEqual(['call.ended']);
+      const ended = await receiver.waitForEvent(
+        (e) => e.type === 'call.ended' && e.callId === room.name,
+      );
+      expect(ended.data).toMatchObject({ participantIdentity: 'callee', reason: 'hangup' });
+    });
+
     it('participant_connection_aborted of the phone participant → call.ended, reason from LiveKit', async () => {
       const joinedAt = nowS() - 30;
       const events = await deliver({

@@ -13,7 +13,7 @@ import {
   SipClient,
   WebhookReceiver,
 } from 'livekit-server-sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { isE164 } from '../src/core/phone.js';
 import { NUMBERS, type Standin, startLiveKitStandin } from './standin/index.js';
 
@@ -479,6 +479,55 @@ describe('outbound calls', () => {
       'participant_attributes_changed:ringing',
       'participant_attributes_changed:active',
     ]);
+  });
+
+  it('keeps sip.callStatus frozen when an UpdateParticipant took canUpdateMetadata away', async () => {
+    // LiveKit's SIP token grants canUpdateMetadata; livekit-sip sets the call's attributes as
+    // the participant itself, which the server refuses once a restated permission left it out
+    // (seen on the real stack: voice.AMD then waited for "active" forever).
+    const slow = await startLiveKitStandin({ answerDelayMs: 400 });
+    try {
+      const slowSip = new SipClient(slow.url, slow.apiKey, slow.apiSecret);
+      const slowRooms = new RoomServiceClient(slow.url, slow.apiKey, slow.apiSecret);
+      const trunk = (
+        await slowSip.createSipOutboundTrunk('out', 'sip.example.com', ['+14155550100'])
+      ).sipTrunkId;
+      const statusOf = async (room: string) =>
+        (await slowRooms.getParticipant(room, 'callee')).attributes['sip.callStatus'];
+      for (const [room, canUpdateMetadata] of [
+        ['perm-kept', true],
+        ['perm-lost', false],
+      ] as const) {
+        await slowSip.createSipParticipant(trunk, NUMBERS.answers, room, {
+          participantIdentity: 'callee',
+        });
+        expect((await slowRooms.getParticipant(room, 'callee')).permission).toMatchObject({
+          canSubscribe: true,
+          canPublish: true,
+          canPublishData: true,
+          canUpdateMetadata: true,
+        });
+        await slowRooms.updateParticipant(room, 'callee', {
+          permission: {
+            canSubscribe: false,
+            canPublish: true,
+            canPublishData: true,
+            canUpdateMetadata,
+          },
+        });
+      }
+      const answered = (room: string) =>
+        [...slow.state.calls.values()].find((c) => c.room === room)?.answeredAt;
+      await vi.waitFor(() => {
+        expect(answered('perm-kept')).toBeDefined();
+        expect(answered('perm-lost')).toBeDefined();
+      });
+      expect(await statusOf('perm-kept')).toBe('active');
+      // Answered, but frozen at what it was when the permission changed.
+      expect(await statusOf('perm-lost')).toMatch(/^(dialing|ringing)$/);
+    } finally {
+      await slow.close();
+    }
   });
 
   it.each([

@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
+import { log as frameworkLog } from '@livekit/agents';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../src/core/logger.js';
+import { createLogger, redactFrameworkLogger } from '../src/core/logger.js';
 import { isE164, maskNumber, maskNumbersInText, toE164 } from '../src/core/phone.js';
 
 function capture(fullNumbers = false) {
@@ -42,6 +44,63 @@ describe('logger redaction', () => {
       LIVEKIT_API_SECRET: '[redacted]',
       config: { OPENAI_API_KEY: '[redacted]', REDIS_URL: '[redacted]' },
     });
+  });
+});
+
+describe("the agents framework's logger", () => {
+  const KEY = Symbol.for('@livekit/agents:logger');
+  const g = globalThis as unknown as Record<symbol, unknown>;
+
+  /** Runs `fn` with a framework logger that writes to `lines`, then puts the old one back. */
+  function withFrameworkLogger(fn: (lines: Record<string, unknown>[]) => void): void {
+    const before = g[KEY];
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(JSON.parse(chunk.toString()));
+        cb();
+      },
+    });
+    g[KEY] = pino({ level: 'info' }, destination);
+    try {
+      fn(lines);
+    } finally {
+      g[KEY] = before;
+    }
+  }
+
+  it("censors the keys send_dtmf pressed in the framework's tool-call line, and nothing else", () => {
+    withFrameworkLogger((lines) => {
+      expect(redactFrameworkLogger()).toBe(true);
+      // What @livekit/agents (voice/generation.js) logs at info for every tool call.
+      frameworkLog().info(
+        { function: 'send_dtmf', 'lk.pii.arguments': { digits: '2*80417#' }, speech_id: 's1' },
+        'Executing LLM tool call',
+      );
+      frameworkLog().info({ 'lk.pii.message': 'your plan is 49 dollars' }, 'playout completed');
+      expect(JSON.stringify(lines)).not.toContain('80417');
+      expect(lines[0]).toMatchObject({
+        function: 'send_dtmf',
+        'lk.pii.arguments': { digits: '[redacted]' },
+        speech_id: 's1',
+      });
+      expect(lines[1]).toMatchObject({ 'lk.pii.message': 'your plan is 49 dollars' });
+      // Once is enough: a second call keeps the same logger.
+      const redacted = frameworkLog();
+      expect(redactFrameworkLogger()).toBe(true);
+      expect(frameworkLog()).toBe(redacted);
+    });
+  });
+
+  it('does nothing before the framework set its logger up', () => {
+    const before = g[KEY];
+    g[KEY] = undefined;
+    try {
+      expect(redactFrameworkLogger()).toBe(false);
+      expect(g[KEY]).toBeUndefined();
+    } finally {
+      g[KEY] = before;
+    }
   });
 });
 

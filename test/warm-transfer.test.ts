@@ -229,11 +229,12 @@ describe('warm transfer', () => {
     });
     expect((dial.body as { playDialtone?: boolean }).playDialtone ?? false).toBe(false);
     expect(dial.grants?.sip?.call).toBe(true);
-    // Protobuf JSON omits false: the permission granted is publish only.
+    // Protobuf JSON omits false: the permission granted is publish only (and the SIP bridge's
+    // own attribute updates, which LiveKit refuses without canUpdateMetadata).
     expect(reqs[1]!.body).toEqual({
       room: call.room,
       identity: h,
-      permission: { canPublish: true, canPublishData: true },
+      permission: { canPublish: true, canPublishData: true, canUpdateMetadata: true },
     });
     expect(subs(reqs[2]!)).toEqual({ who: caller, tracks: [trackOf(h)], subscribe: false });
     expect(subs(reqs[3]!)).toEqual({ who: caller, tracks: [K], subscribe: false });

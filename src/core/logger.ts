@@ -76,3 +76,33 @@ function maskValue(value: unknown, full: boolean): unknown {
   if (Array.isArray(value)) return value.map((v) => maskValue(v, full));
   return value;
 }
+
+/** Where @livekit/agents keeps its process-wide logger (its log_core.js): what its `log()` returns. */
+const FRAMEWORK_LOGGER = Symbol.for('@livekit/agents:logger');
+const FRAMEWORK_REDACTED = Symbol.for('phone-agents:framework-logger-redacted');
+
+/** Keys the framework's log lines must not show: the keys of `send_dtmf` (its `digits` argument). */
+const FRAMEWORK_SECRET_PATHS = ['digits', '*.digits'];
+
+/**
+ * The agents framework logs with its own pino logger, which has none of the redaction above: at
+ * info it logs each tool call with its arguments ("Executing LLM tool call",
+ * `lk.pii.arguments`), so the keys `send_dtmf` pressed (an extension, a PIN) would be in the
+ * worker's log. Replaces the framework's process-wide logger with a child that censors them like
+ * ours; the framework asks `log()` for it when it runs tools. Call it at each job's start (the
+ * framework sets a new logger for each job, just before the job's entry). Returns false when
+ * there is no framework logger yet.
+ */
+export function redactFrameworkLogger(): boolean {
+  const g = globalThis as unknown as Record<symbol, Logger | undefined>;
+  const current = g[FRAMEWORK_LOGGER];
+  if (!current) return false;
+  if ((current as unknown as Record<symbol, boolean>)[FRAMEWORK_REDACTED]) return true;
+  const child = current.child(
+    {},
+    { redact: { paths: FRAMEWORK_SECRET_PATHS, censor: '[redacted]' } },
+  );
+  (child as unknown as Record<symbol, boolean>)[FRAMEWORK_REDACTED] = true;
+  g[FRAMEWORK_LOGGER] = child;
+  return true;
+}

@@ -142,9 +142,17 @@ export function createCallControl(o: CallControlOptions): CallControl {
       await livekit.rooms.updateSubscriptions(room, identity, trackSids, subscribe);
     },
     async setCanSubscribe(identity, canSubscribe) {
-      // UpdateParticipant replaces the whole permission: restate what a SIP participant has.
+      // UpdateParticipant replaces the whole permission: restate what LiveKit's SIP token grants
+      // (protocol sip/token.go). canUpdateMetadata too: livekit-sip sets the participant's
+      // sip.callStatus as the participant itself; without it the real server refused "active"
+      // ("update own metadata not allowed") and voice.AMD, which waits for it, held up the briefing.
       await livekit.rooms.updateParticipant(room, identity, {
-        permission: { canSubscribe, canPublish: true, canPublishData: true },
+        permission: {
+          canSubscribe,
+          canPublish: true,
+          canPublishData: true,
+          canUpdateMetadata: true,
+        },
       });
     },
     async removeParticipant(identity) {

@@ -21,7 +21,7 @@ import {
 } from '../call/session.js';
 import { type Config, loadConfig } from '../core/config.js';
 import { createLiveKitClients } from '../core/livekit.js';
-import { createLogger } from '../core/logger.js';
+import { createLogger, redactFrameworkLogger } from '../core/logger.js';
 import { loadNoiseSuppression } from '../telephony/noise/index.js';
 import { keepEarlyShutdownRequests, shutdownRequestedEarly } from './early-shutdown.js';
 import { RoomTransport } from './room-transport.js';
@@ -95,6 +95,10 @@ export default defineAgent<ProcessData>({
     job.log.info({ prewarmMs: Math.round(performance.now() - t0) }, 'job process ready');
   },
   entry: async (ctx: JobContext<ProcessData>) => {
+    // The framework's own lines (each tool call with its arguments) must not show the keys
+    // send_dtmf presses either. Here, not in prewarm: at each job's start the framework makes
+    // its process-wide logger anew (a child with the job's id, from the one before prewarm).
+    redactFrameworkLogger();
     const { config, log, agents, createSession, reporter, leases } =
       ctx.proc.userData.job ?? (await prepareProcess());
     try {

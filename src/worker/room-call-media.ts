@@ -30,6 +30,9 @@ import { dtmfCode } from '../telephony/dtmf/digits.js';
 const FRAME_MS = 20;
 const PUBLISH_WAIT_MS = 5000;
 
+/** The topic of @livekit/agents' session messages (voice/remote_session.ts TOPIC_SESSION_MESSAGES). */
+const AGENT_SESSION_TOPIC = 'lk.agent.session';
+
 export class RoomCallMedia implements CallMedia {
   /** Our tracks that are not the main session's voice (hold audio, side sessions). */
   private readonly otherLocal = new Set<string>();
@@ -131,6 +134,13 @@ export class RoomCallMedia implements CallMedia {
       };
       this.room.on(RoomEvent.LocalTrackPublished, on);
     });
+    // @livekit/agents 1.9 gives every AgentSession started on a room a RoomSessionTransport,
+    // which registers the room's byte-stream handler for "lk.agent.session" (the protocol of
+    // remote session clients), and rtc-node refuses a second handler for a topic: on a real room
+    // the consultation failed to start ("A byte stream handler for topic ... has already been
+    // set", test/e2e/warm-transfer-briefs-then-bridges.test.ts). Phone calls have no such
+    // client: the main session's handler makes way; the side session's goes when it closes.
+    this.room.unregisterByteStreamHandler(AGENT_SESSION_TOPIC);
     await session.start({
       agent,
       room: this.room,

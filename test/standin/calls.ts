@@ -9,6 +9,7 @@ import {
   DisconnectReason,
   ParticipantInfo,
   ParticipantInfo_Kind,
+  ParticipantPermission,
   type SIPDispatchRuleInfo,
   SIPHeaderOptions,
   type SIPInboundTrunkInfo,
@@ -172,6 +173,7 @@ export class Calls {
         metadata: req.participantMetadata,
         kind: ParticipantInfo_Kind.SIP,
         attributes: attrs,
+        permission: sipPermission(),
       }),
     );
     const live: Live = { call, timers: new Set() };
@@ -231,7 +233,7 @@ export class Calls {
   private answer(live: Live): void {
     live.call.answeredAt = Date.now();
     live.call.status = 'active';
-    this.rooms.setAttributes(live.call.room, live.call.identity, {
+    this.bridgeSetAttributes(live, {
       'sip.callStatus': 'active',
       'sip.callTag': newId(''),
     });
@@ -269,9 +271,7 @@ export class Calls {
       // livekit-sip sets `hangup` when a call is hung up or canceled; a dial the far end refused
       // or never answered leaves with its last status (`ringing`): no attribute for those ends.
       if (reason !== 'failed' && reason !== 'no-answer') {
-        this.rooms.setAttributes(live.call.room, live.call.identity, {
-          'sip.callStatus': 'hangup',
-        });
+        this.bridgeSetAttributes(live, { 'sip.callStatus': 'hangup' });
       }
       live.call.status = 'hangup';
       this.rooms.leave(live.call.room, live.call.identity, disconnectReasonOf(reason, sipStatus));
@@ -282,7 +282,18 @@ export class Calls {
 
   private setStatus(live: Live, status: CallStatus): void {
     live.call.status = status;
-    this.rooms.setAttributes(live.call.room, live.call.identity, { 'sip.callStatus': status });
+    this.bridgeSetAttributes(live, { 'sip.callStatus': status });
+  }
+
+  /**
+   * livekit-sip sets a call's attributes as the SIP participant itself (SetAttributes on its own
+   * room connection): LiveKit refuses that without `canUpdateMetadata`, which the SIP token
+   * grants and an UpdateParticipant that restates the permission without it takes away.
+   */
+  private bridgeSetAttributes(live: Live, attrs: Record<string, string>): void {
+    const p = this.rooms.get(live.call.room)?.participants.get(live.call.identity);
+    if (p && !p.permission?.canUpdateMetadata) return;
+    this.rooms.setAttributes(live.call.room, live.call.identity, attrs);
   }
 
   private after(live: Live, ms: number, fn: () => void): void {
@@ -466,6 +477,7 @@ export class Calls {
         metadata: rule.metadata,
         kind: ParticipantInfo_Kind.SIP,
         attributes: attrs,
+        permission: sipPermission(),
       }),
     );
     const live: Live = { call, timers: new Set() };
@@ -603,4 +615,14 @@ function disconnectReasonOf(
   }
   if (code >= 500 && code < 600) return DisconnectReason.SIP_TRUNK_FAILURE;
   return DisconnectReason.USER_UNAVAILABLE;
+}
+
+/** What LiveKit's SIP token grants a SIP participant (protocol `sip/token.go`, BuildSIPToken). */
+function sipPermission(): ParticipantPermission {
+  return new ParticipantPermission({
+    canSubscribe: true,
+    canPublish: true,
+    canPublishData: true,
+    canUpdateMetadata: true,
+  });
 }
