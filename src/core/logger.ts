@@ -81,15 +81,12 @@ function maskValue(value: unknown, full: boolean): unknown {
 const FRAMEWORK_LOGGER = Symbol.for('@livekit/agents:logger');
 const FRAMEWORK_REDACTED = Symbol.for('phone-agents:framework-logger-redacted');
 
-/** Keys the framework's log lines must not show: the keys of `send_dtmf` (its `digits` argument). */
-const FRAMEWORK_SECRET_PATHS = ['digits', '*.digits'];
-
 /**
  * The agents framework logs with its own pino logger, which has none of the redaction above: at
  * info it logs each tool call with its arguments ("Executing LLM tool call",
  * `lk.pii.arguments`), so the keys `send_dtmf` pressed (an extension, a PIN) would be in the
  * worker's log. Replaces the framework's process-wide logger with a child that censors them like
- * ours; the framework asks `log()` for it when it runs tools. Call it at each job's start (the
+ * ours (the same secret keys); the framework asks `log()` for it when it runs tools. Call it at each job's start (the
  * framework sets a new logger for each job, just before the job's entry). Returns false when
  * there is no framework logger yet.
  */
@@ -98,10 +95,8 @@ export function redactFrameworkLogger(): boolean {
   const current = g[FRAMEWORK_LOGGER];
   if (!current) return false;
   if ((current as unknown as Record<symbol, boolean>)[FRAMEWORK_REDACTED]) return true;
-  const child = current.child(
-    {},
-    { redact: { paths: FRAMEWORK_SECRET_PATHS, censor: '[redacted]' } },
-  );
+  // The same secret keys as ours (a tool's `digits`, `pin`, `token`, …).
+  const child = current.child({}, { redact: { paths: [...SECRET_PATHS], censor: '[redacted]' } });
   (child as unknown as Record<symbol, boolean>)[FRAMEWORK_REDACTED] = true;
   g[FRAMEWORK_LOGGER] = child;
   return true;
