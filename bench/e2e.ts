@@ -713,10 +713,7 @@ async function main(): Promise<void> {
       `stack up in ${((Date.now() - t0) / 1000).toFixed(0)} s (${product.netns.name}, logs ${product.stack.logsDir})\n`,
     );
     product.providers.setLatency({ stt: standInMs, tts: standInMs, llm: standInMs });
-    const routed = await product.api('PUT', `/v1/numbers/${encodeURIComponent(NUMBER)}`, {
-      agent: { name: 'receptionist' },
-    });
-    if (routed.status >= 300) throw new Error(`routing failed: ${JSON.stringify(routed.body)}`);
+    await product.routeNumber(NUMBER, 'receptionist');
     product.providers.llm.setRules([
       { match: 'hours|open', reply: SHORT_REPLY },
       { match: 'plans', reply: LONG_REPLY },

@@ -98,6 +98,8 @@ export interface Product {
   worker: ChildProcess | undefined;
   /** Calls our API with the API token. */
   api(method: string, path: string, body?: unknown): Promise<ApiAnswer>;
+  /** Routes a number to an agent (`PUT /v1/numbers/:e164`); throws with the API's answer if refused. */
+  routeNumber(number: string, agent: string): Promise<void>;
   /** A baresip phone in the namespace (stopped by stop()). */
   phone(opts: PhoneOptions): Promise<Phone>;
   /**
@@ -269,6 +271,14 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
       });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async routeNumber(number, agent) {
+      const res = await this.api('PUT', `/v1/numbers/${encodeURIComponent(number)}`, {
+        agent: { name: agent },
+      });
+      if (res.status >= 300) {
+        throw new Error(`routing ${number} → ${agent}: ${res.status} ${JSON.stringify(res.body)}`);
+      }
     },
     async phone(o) {
       const p = await startPhone(stack, o);

@@ -101,14 +101,7 @@ async function main(): Promise<void> {
   p.providers.stt.setScript(stt?.script ?? [], { fallback: stt?.fallback ?? '' });
   if (llm?.rules) p.providers.llm.setRules(llm.rules, agentsOfFile(agentsFile));
 
-  const routed = await p.api('PUT', `/v1/numbers/${encodeURIComponent(values.number)}`, {
-    agent: { name: values.agent },
-  });
-  if (routed.status >= 300) {
-    throw new Error(
-      `routing ${values.number} to ${values.agent} failed: ${routed.status} ${JSON.stringify(routed.body)}`,
-    );
-  }
+  await p.routeNumber(values.number, values.agent);
   log(`${values.number} routed to ${values.agent}`);
 
   const writeState = () =>

@@ -27,10 +27,7 @@ let product: Product;
 
 beforeAll(async () => {
   product = await startProduct({ agentsFile: AGENTS_FILE });
-  const res = await product.api('PUT', `/v1/numbers/${encodeURIComponent(NUMBER)}`, {
-    agent: { name: 'receptionist' },
-  });
-  expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+  await product.routeNumber(NUMBER, 'receptionist');
   await primeTtsStandIn(product.providers.tts, [GREETING]);
 }, 180_000);
 
