@@ -21,6 +21,7 @@ import { SyntheticTTS } from '../src/sim/synthetic-tts.js';
 import {
   type AnsweringMachineOptions,
   handleAnsweringMachine,
+  NO_SPEECH_MS,
 } from '../src/telephony/voicemail/answering-machine.js';
 import { BeepDetector } from '../src/telephony/voicemail/beep-detector.js';
 
@@ -31,6 +32,8 @@ let hello: Int16Array;
 const GREETING =
   "Hi, you've reached Dana. I can't take your call right now. Please leave a message after the tone.";
 const MESSAGE = 'Hi Dana, this is Acme calling about your order. Please call us back. Thank you.';
+/** The agent's greeting: queued at the start of the check, heard only by a person. */
+const AGENT_GREETING = 'Hello, this is Ava from Acme, calling about your order.';
 
 beforeAll(async () => {
   initializeLogger({ pretty: false, level: 'error' });
@@ -96,7 +99,8 @@ async function outboundCall(
   const at = 500;
   const clipMs = (clip.samples.length * 1000) / RATE;
   input.play(clip.samples, at);
-  stt.addUtterance({ atMs: at, durationMs: clipMs, transcript: clip.transcript });
+  if (clip.transcript)
+    stt.addUtterance({ atMs: at, durationMs: clipMs, transcript: clip.transcript });
   let beep: { startMs: number; endMs: number } | undefined;
   if (beepAtGap !== undefined) {
     const startMs = at + clipMs + beepAtGap;
@@ -107,12 +111,14 @@ async function outboundCall(
 }
 
 function options(
+  session: voice.AgentSession,
   events: unknown[],
   o: Partial<AnsweringMachineOptions> = {},
 ): AnsweringMachineOptions {
   return {
     action: 'message',
     message: MESSAGE,
+    greet: () => session.say(AGENT_GREETING),
     beepTimeoutMs: 4000,
     report: (type, data) => events.push({ type, data }),
     log: createLogger({ LOG_LEVEL: 'silent', LOG_FULL_NUMBERS: false }),
@@ -122,10 +128,10 @@ function options(
 }
 
 describe('voicemail on an outbound call', () => {
-  it('leaves the message after the beep, then hangs up and reports call.voicemail', async () => {
+  it('leaves the message after the beep, then hangs up and reports call.voicemail; the greeting never plays', async () => {
     const call = await outboundCall({ samples: greeting, transcript: GREETING }, 400);
     const events: unknown[] = [];
-    const pending = handleAnsweringMachine(call.session, options(events));
+    const pending = handleAnsweringMachine(call.session, options(call.session, events));
     call.clock.start();
     const outcome = await pending;
     const closed = await call.closed;
@@ -157,10 +163,13 @@ describe('voicemail on an outbound call', () => {
     expect(call.model.calls.some((c) => c.userText.includes('leave a message'))).toBe(true);
   }, 30_000);
 
-  it('hang-up policy: no message, the call ends and is reported', async () => {
+  it('hang-up policy: nothing said (not even the greeting), the call ends and is reported', async () => {
     const call = await outboundCall({ samples: greeting, transcript: GREETING }, 400);
     const events: unknown[] = [];
-    const pending = handleAnsweringMachine(call.session, options(events, { action: 'hangup' }));
+    const pending = handleAnsweringMachine(
+      call.session,
+      options(call.session, events, { action: 'hangup' }),
+    );
     call.clock.start();
     const outcome = await pending;
     await call.closed;
@@ -171,21 +180,44 @@ describe('voicemail on an outbound call', () => {
     ]);
   }, 30_000);
 
-  it('a human answering: the agent carries on and replies', async () => {
+  it('a human answering: nothing before the verdict, then the greeting answers "Hello?"', async () => {
     const call = await outboundCall({ samples: hello, transcript: 'Hello?' });
     const events: unknown[] = [];
-    const pending = handleAnsweringMachine(call.session, options(events));
+    const pending = handleAnsweringMachine(call.session, options(call.session, events));
     call.clock.start();
     const outcome = await pending;
     expect(outcome).toEqual({ category: 'human', action: 'none' });
-    // Its reply to "Hello?" was held back during detection and plays now.
-    const deadline = Date.now() + 3000;
+    // Nothing played before the verdict (the greeting waited for it).
+    const helloEndMs = 500 + (hello.length * 1000) / RATE;
+    const deadline = Date.now() + 5000;
+    while (!call.output.events.some((e) => e.kind === 'finish') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const starts = call.output.events.filter((e) => e.kind === 'start');
+    expect(starts).toHaveLength(1);
+    expect(starts[0]!.atMs).toBeGreaterThan(helloEndMs);
+    const said = call.session.history.items
+      .filter((i) => i.type === 'message' && i.role === 'assistant')
+      .map((i) => (i.type === 'message' ? i.textContent : ''));
+    // The held reply to "Hello?" made way for the greeting.
+    expect(said).toEqual([AGENT_GREETING]);
+    expect(events).toEqual([]);
+  }, 30_000);
+
+  it('a callee who says nothing is greeted after the no-speech wait', async () => {
+    const call = await outboundCall({ samples: new Int16Array(RATE * 6), transcript: '' });
+    const pending = handleAnsweringMachine(call.session, options(call.session, []));
+    call.clock.start();
+    expect(await pending).toEqual({ category: 'uncertain', action: 'none' });
+    const deadline = Date.now() + 5000;
     while (!call.output.events.some((e) => e.kind === 'start') && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    expect(call.output.events.filter((e) => e.kind === 'start')).toHaveLength(1);
-    expect(call.model.calls.at(-1)?.reply?.text).toBe('Hi, this is Acme calling about your order.');
-    expect(events).toEqual([]);
+    const starts = call.output.events.filter((e) => e.kind === 'start');
+    expect(starts).toHaveLength(1);
+    expect(starts[0]!.atMs).toBeGreaterThanOrEqual(NO_SPEECH_MS);
+    expect(starts[0]!.atMs).toBeLessThan(NO_SPEECH_MS + 1500);
   }, 30_000);
 
   it('a failed check stops listening for the beep (no per-frame work for the rest of the call)', async () => {
@@ -193,7 +225,7 @@ describe('voicemail on an outbound call', () => {
     try {
       const call = await outboundCall({ samples: greeting, transcript: GREETING }, 400, false);
       call.clock.start();
-      await expect(handleAnsweringMachine(call.session, options([]))).rejects.toThrow(
+      await expect(handleAnsweringMachine(call.session, options(call.session, []))).rejects.toThrow(
         /no LLM available/,
       );
       // The line keeps delivering frames to the session (a reader of our own counts them, up

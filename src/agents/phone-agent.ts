@@ -117,7 +117,15 @@ export class PhoneAgent extends voice.Agent<PhoneSessionData> {
       });
       return;
     }
-    if (!this.#greet) return;
+    if (this.#greet) this.greet();
+  }
+
+  /**
+   * Says the greeting (or has the LLM greet). Called on entering, or, on an outbound call checked
+   * for voicemail, once the check found a person: a machine never hears it.
+   */
+  greet(): void {
+    const greeting = this.spec.greeting;
     if (greeting) this.session.say(greeting);
     else
       this.session.generateReply({

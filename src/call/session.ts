@@ -25,7 +25,7 @@ import type { AgentSpec } from '../agents/agents-schema.js';
 import type { CodeToolRegistry } from '../agents/code-tools.js';
 import type { McpServers } from '../agents/mcp-servers.js';
 import { McpCallTools } from '../agents/mcp-tools.js';
-import { type AgentModels, createAgentFactory } from '../agents/phone-agent.js';
+import { type AgentModels, createAgentFactory, PhoneAgent } from '../agents/phone-agent.js';
 import { createSessionData, type PhoneSessionData } from '../agents/session-data.js';
 import type { Config } from '../core/config.js';
 import type { ResumeLine } from '../core/job-metadata.js';
@@ -206,6 +206,16 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
           })
         : undefined;
     const specOf = (name: string | undefined) => (name ? deps.agents.agents.get(name) : undefined);
+    // Outbound calls are checked for voicemail (not a take-over: that call was answered by a
+    // person); the greeting then waits for the verdict, so a machine never records half of it.
+    const voicemailAction =
+      specOf(agentName)?.voicemail?.action ?? t?.voicemail.action ?? ('off' as const);
+    const checkVoicemail =
+      !!t &&
+      call.direction === 'outbound' &&
+      voicemailAction !== 'off' &&
+      !deps.textMode &&
+      !resume;
     let router: DtmfRouter | undefined;
     if (t && control) {
       router = installDtmf(session, control, {
@@ -242,7 +252,7 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
       ...(deps.agentModels ? { models: deps.agentModels } : {}),
       ...(deps.env ? { env: deps.env } : {}),
       speechFilter: (spec) => interruptionSpeechFilter(spec.interruptions),
-      greet: call.direction === 'outbound' ? (deps.greetOutbound ?? true) : true,
+      greet: call.direction === 'outbound' ? (deps.greetOutbound ?? true) && !checkVoicemail : true,
       ...(telephonyTools ? { extraTools: telephonyTools } : {}),
       ...(deps.mcp
         ? {
@@ -281,14 +291,13 @@ export function createPhoneSessionFactory(deps: PhoneSessionDeps): CallSessionFa
           ...(endAfterMs !== undefined ? { maxDurationMs: endAfterMs } : {}),
           control,
         });
-        const vm = specOf(agentName)?.voicemail;
-        const action = vm?.action ?? t.voicemail.action;
-        // A take-over joins a call already answered (by a person: the agent talked with them).
-        if (call.direction === 'outbound' && action !== 'off' && !deps.textMode && !resume) {
-          const message = vm?.message ?? t.voicemail.message;
+        if (checkVoicemail) {
+          const message = specOf(agentName)?.voicemail?.message ?? t.voicemail.message;
+          const greets = (deps.greetOutbound ?? true) && agent instanceof PhoneAgent;
           void handleAnsweringMachine(session, {
-            action,
+            action: voicemailAction,
             ...(message ? { message } : {}),
+            ...(greets ? { greet: () => agent.greet() } : {}),
             beepTimeoutMs: t.voicemail.beepTimeoutMs,
             report,
             log: deps.log.child({ callId }),

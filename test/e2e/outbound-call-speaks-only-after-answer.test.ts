@@ -29,7 +29,14 @@ let phone: Phone;
 let trunkId = '';
 
 beforeAll(async () => {
-  product = await startProduct({ agentsFile: AGENTS_FILE, capture: true });
+  product = await startProduct({
+    agentsFile: AGENTS_FILE,
+    capture: true,
+    // The callee here answers and says nothing. With the voicemail check on (the default), the
+    // greeting waits for its verdict (voicemail-on-an-outbound-call.test.ts); this file is
+    // about the answer itself: no audio before it, the greeting right after.
+    workerEnv: { AMD_MODE: 'off' },
+  });
   phone = await product.phone({ user: CALLEE, answer: 'manual', micSeconds: 300 });
   await primeTtsStandIn(product.providers.tts, [GREETING]);
 }, 180_000);

@@ -10,7 +10,7 @@
  */
 
 /** Backchannels: on their own (or in a run, "yeah yeah", "uh huh right") they never interrupt. */
-export const defaultBackchannels = [
+export const defaultBackchannels: readonly string[] = [
   // continuers
   'uh huh',
   'mm hmm',
@@ -100,17 +100,17 @@ export const defaultBackchannels = [
   'cheers',
   'thanks',
   'thank you',
-] as const;
+];
 
 /** Hesitation sounds: carry no content; alone they never interrupt or make a turn. */
-export const defaultFillers = ['uh', 'um', 'umm', 'er', 'erm', 'eh', 'hm'] as const;
+export const defaultFillers: readonly string[] = ['uh', 'um', 'umm', 'er', 'erm', 'eh', 'hm'];
 
 /**
  * Commands: anywhere in an utterance, even after backchannels ("yeah but wait"), they take the
  * floor at once. Words that open an objection or a repair ("but", "actually", "sorry", "what")
  * count: with them the caller is no longer just listening.
  */
-export const defaultCommands = [
+export const defaultCommands: readonly string[] = [
   'stop',
   'wait',
   'hold on',
@@ -147,4 +147,4 @@ export const defaultCommands = [
   'representative',
   'human',
   'person',
-] as const;
+];

@@ -3,7 +3,9 @@
  * an LLM over the transcript: human, voicemail, IVR, mailbox unavailable) while holding back
  * the agent's reply; a Goertzel beep detector listens to the same audio for the beep.
  *
- * - human / uncertain: the agent carries on (its reply to "Hello?" is released).
+ * - human / uncertain: the agent greets (its greeting answers the callee's "Hello?"). The
+ *   agent said nothing before: a callee who answers and says nothing hears the greeting after
+ *   `NO_SPEECH_MS` (voice.AMD's own default, 10 s, is a long silence on a phone).
  * - IVR: the agent carries on and is told to navigate the menu (send_dtmf).
  * - voicemail: per policy, hang up, or wait for the beep (at most `beepTimeoutMs` after the
  *   verdict) and leave the message, then hang up. Mailbox unavailable: hang up.
@@ -26,6 +28,8 @@ export interface AnsweringMachineOptions {
   action: VoicemailAction;
   /** Said after the beep when `action` is `message` (no message → hang up). */
   message?: string;
+  /** Says the agent's greeting: for a person, at the verdict; never to a machine. */
+  greet?: () => void;
   beepTimeoutMs: number;
   /** The classifier's LLM; default the session's. */
   llm?: llm.LLM;
@@ -47,6 +51,9 @@ export interface AnsweringMachineOutcome {
   beep?: Beep;
 }
 
+/** A callee who answered but has said nothing for this long is greeted (verdict: uncertain). */
+export const NO_SPEECH_MS = 3000;
+
 const IVR_INSTRUCTIONS =
   'An automated phone menu answered this call. Listen to the options and use send_dtmf to ' +
   'reach the right department or a person; do not talk to the menu as if it were a person.';
@@ -63,13 +70,29 @@ export async function handleAnsweringMachine(
   let verdict: voice.AMDPredictionEvent;
   let leave: boolean;
   let beep: Beep | undefined;
+  // voice.AMD holds every reply until its verdict. For a person the greeting is what answers
+  // their "Hello?": queued at the verdict, in place of the held reply (agents-js drops queued
+  // speech when a user turn ends, so a greeting queued earlier would never play). A check that
+  // fails greets too: the callee must not be left waiting.
+  let greeted = !o.greet;
+  const greet = () => {
+    if (greeted) return;
+    greeted = true;
+    void session.interrupt();
+    o.greet?.();
+  };
   try {
     const amd = new voice.AMD(session, {
       llm: o.llm ?? null,
       stt: null,
       interruptOnMachine: true,
       suppressCompatibilityWarning: true,
+      noSpeechTimeoutMs: NO_SPEECH_MS,
       ...o.amd,
+    });
+    // Emitted before the hold is lifted, so the greeting is first in line.
+    amd.on('amd_prediction', (r: voice.AMDPredictionEvent) => {
+      if (!r.isMachine) greet();
     });
     try {
       verdict = await amd.execute();
@@ -80,6 +103,9 @@ export async function handleAnsweringMachine(
     leave =
       verdict.category === voice.AMDCategory.MACHINE_VM && o.action === 'message' && !!o.message;
     if (leave) beep = beeps.last() ?? (await beeps.next(o.beepTimeoutMs));
+  } catch (err) {
+    greet();
+    throw err;
   } finally {
     beeps.stop();
   }
