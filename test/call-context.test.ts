@@ -88,6 +88,8 @@ describe('callers who withhold their number', () => {
     'hidden',
     'sip:anonymous@anonymous.invalid',
     'sip:Private@carrier.example',
+    // A URI with no user part at all: nothing to call back.
+    'sip:@carrier.example',
     '  ',
     '',
   ])('"%s" is a hidden caller', (value) => {

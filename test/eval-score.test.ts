@@ -133,6 +133,33 @@ describe('an "ignore" sound (a backchannel while the agent speaks)', () => {
     expect(failuresOf(s, r)).toEqual([[]]);
   });
 
+  it('is not charged for an earlier turn holding the same words (a repeated backchannel)', () => {
+    const r = run({
+      finals: [{ atMs: 2800, text: 'uh huh', event: 0 }],
+      turns: [{ atMs: 1500, text: 'uh huh' }],
+    });
+    expect(scoreRun(s, r)[0]).toMatchObject({ failures: [], became_turn: false });
+  });
+
+  it('matches a final’s words without the spaces the STT left around them', () => {
+    const r = run({
+      finals: [{ atMs: 2800, text: ' uh huh ', event: 0 }],
+      turns: [{ atMs: 2900, text: 'uh huh' }],
+    });
+    expect(scoreRun(s, r)[0]).toMatchObject({ failures: ['spurious_reply'], became_turn: true });
+  });
+
+  it('became a turn when any of its finals did, not only the first', () => {
+    const r = run({
+      finals: [
+        { atMs: 2500, text: 'mm', event: 0 },
+        { atMs: 2800, text: 'huh', event: 0 },
+      ],
+      turns: [{ atMs: 2900, text: 'huh' }],
+    });
+    expect(scoreRun(s, r)[0]).toMatchObject({ failures: ['spurious_reply'], became_turn: true });
+  });
+
   it('is not charged for a later sound’s turn when its own words never became one', () => {
     // The session heard "uh huh" (its final reached it) but made no turn of it; "wait" later did.
     const two = scenario([
