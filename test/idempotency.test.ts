@@ -5,6 +5,8 @@
  * 409; what makes two requests "the same" (the fingerprint) and which keys are valid. The API
  * route on top of them: api-call-idempotency.test.ts.
  */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -215,6 +217,24 @@ describe.each(stores)('%s idempotency store, more cases', (_name, make) => {
     expect(await store.has('m-never')).toBe(false);
   });
 
+  it('values-read-back-per-key-and-a-new-value-replaces-the-old', async () => {
+    expect(await store.getValue('v')).toBeUndefined();
+    await store.setValue('v', 'checkpoint-1', 10_000);
+    await store.setValue('w', 'other', 10_000);
+    expect(await store.getValue('v')).toBe('checkpoint-1');
+    await store.setValue('v', 'checkpoint-2', 10_000);
+    expect(await store.getValue('v')).toBe('checkpoint-2');
+    expect(await store.getValue('w')).toBe('other');
+  });
+
+  it('a-counter-counts-up-from-one-per-key-and-reads-back-as-a-value', async () => {
+    expect(await store.increment('n', 10_000)).toBe(1);
+    expect(await store.increment('n', 10_000)).toBe(2);
+    expect(await store.increment('n', 10_000)).toBe(3);
+    expect(await store.increment('n-other', 10_000)).toBe(1);
+    expect(await store.getValue('n')).toBe('3');
+  });
+
   it('answers a readiness ping', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });
@@ -292,6 +312,98 @@ describe('memory store', () => {
       expect(sizes()).toEqual([1, 0]);
     } finally {
       vi.useRealTimers();
+    }
+  });
+});
+
+/** Expiry boundaries of the memory store, on a clock of the test's own (Date only). */
+describe('memory store on a controlled clock', () => {
+  const T0 = new Date('2026-01-01T00:00:00Z').getTime();
+  const at = (ms: number) => vi.setSystemTime(T0 + ms);
+  let store: MemoryIdempotencyStore;
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    at(0);
+    store = new MemoryIdempotencyStore();
+  });
+  afterEach(async () => {
+    await store.close();
+    vi.useRealTimers();
+  });
+
+  it('a-claim-is-free-again-exactly-when-its-lease-ends', async () => {
+    expect((await store.claim('k', 'fp', 1000)).state).toBe('claimed');
+    at(999);
+    expect((await store.claim('k', 'fp', 1000)).state).toBe('pending');
+    at(1000);
+    expect((await store.claim('k', 'fp', 1000)).state).toBe('claimed');
+  });
+
+  it('a-one-shot-marker-is-gone-exactly-at-its-ttl', async () => {
+    expect(await store.once('m', 1000)).toBe(true);
+    at(999);
+    expect(await store.has('m')).toBe(true);
+    expect(await store.once('m', 1000)).toBe(false);
+    at(1000);
+    expect(await store.has('m')).toBe(false);
+    expect(await store.once('m', 1000)).toBe(true);
+    expect(await store.has('m')).toBe(true);
+  });
+
+  it('a-value-is-gone-exactly-at-its-ttl', async () => {
+    await store.setValue('v', 'x', 1000);
+    at(999);
+    expect(await store.getValue('v')).toBe('x');
+    at(1000);
+    expect(await store.getValue('v')).toBeUndefined();
+  });
+
+  it('a-counter-lives-ttl-from-its-first-increment-not-from-its-last', async () => {
+    expect(await store.increment('n', 1000)).toBe(1);
+    at(500);
+    expect(await store.increment('n', 1000)).toBe(2);
+    at(999);
+    expect(await store.increment('n', 1000)).toBe(3);
+    // created at 0 with 1000 ms to live: gone at 1000, however recent the last increment
+    at(1000);
+    expect(await store.getValue('n')).toBeUndefined();
+    expect(await store.increment('n', 1000)).toBe(1);
+    at(1999);
+    expect(await store.increment('n', 1000)).toBe(2);
+    at(2000);
+    expect(await store.increment('n', 1000)).toBe(1);
+  });
+
+  it('the-sweep-drops-exactly-what-has-expired-at-its-time-and-keeps-the-rest', async () => {
+    vi.useRealTimers(); // again, with the sweep's interval on the fake clock too
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval', 'clearInterval'] });
+    at(0);
+    const swept = new MemoryIdempotencyStore();
+    try {
+      // "due" expires exactly when the first sweep runs (60 s), "young" after it.
+      await swept.claim('due', 'fp', 60_000);
+      await swept.claim('young', 'fp', 120_000);
+      await swept.once('m-due', 60_000);
+      await swept.once('m-young', 120_000);
+      await swept.setValue('v-due', 'x', 60_000);
+      await swept.setValue('v-young', 'y', 120_000);
+      const keys = () => {
+        const internal = swept as unknown as Record<
+          'entries' | 'markers' | 'values',
+          Map<string, unknown>
+        >;
+        return [internal.entries, internal.markers, internal.values].map((m) => [...m.keys()]);
+      };
+      vi.advanceTimersByTime(59_999);
+      expect(keys()).toEqual([
+        ['due', 'young'],
+        ['m-due', 'm-young'],
+        ['v-due', 'v-young'],
+      ]);
+      vi.advanceTimersByTime(1);
+      expect(keys()).toEqual([['young'], ['m-young'], ['v-young']]);
+    } finally {
+      await swept.close();
     }
   });
 });
@@ -430,6 +542,92 @@ describe('Redis store', () => {
         expect(performance.now() - t0).toBeLessThan(REDIS_COMMAND_TIMEOUT_MS + 1500);
       }
     } finally {
+      await store.close();
+    }
+  });
+});
+
+/** A redis-server of the test's own, for a test that stops it answering (CLIENT PAUSE). */
+async function ownRedisServer(): Promise<{ url: string; stop: () => void }> {
+  const port = await freePort();
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
+    proc.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+  });
+  return { url: `redis://127.0.0.1:${port}`, stop: () => proc.kill('SIGKILL') };
+}
+
+describe('Redis store, values and the connection', () => {
+  it('values-and-counters-live-under-prefix-kv-with-their-ttl', async () => {
+    const raw = new Redis(redisUrl());
+    const prefix = uniquePrefix();
+    const store = new RedisIdempotencyStore(redisUrl(), { prefix });
+    try {
+      await store.setValue('v', 'checkpoint', 10_000);
+      expect(await raw.get(`${prefix}kv:v`)).toBe('checkpoint');
+      expect(await raw.pttl(`${prefix}kv:v`)).toBeGreaterThan(9000);
+      await raw.set(`${prefix}kv:w`, 'written-elsewhere');
+      expect(await store.getValue('w')).toBe('written-elsewhere');
+      expect(await store.increment('n', 10_000)).toBe(1);
+      expect(await store.increment('n', 10_000)).toBe(2);
+      expect(await raw.get(`${prefix}kv:n`)).toBe('2');
+      const ttl = await raw.pttl(`${prefix}kv:n`);
+      expect(ttl).toBeGreaterThan(9000);
+      expect(ttl).toBeLessThanOrEqual(10_000);
+    } finally {
+      await raw.del(`${prefix}kv:v`, `${prefix}kv:w`, `${prefix}kv:n`);
+      await raw.quit();
+      await store.close();
+    }
+  });
+
+  it('a-closed-store-answers-503-and-does-not-reconnect', async () => {
+    const store = new RedisIdempotencyStore(redisUrl(), { prefix: uniquePrefix() });
+    await store.ping();
+    await store.close();
+    await expect(store.ping()).rejects.toMatchObject({
+      code: 'PA_ERR_IDEMPOTENCY_UNAVAILABLE',
+      statusCode: 503,
+    });
+  });
+
+  it('closing-while-redis-does-not-answer-drops-the-connection-instead-of-waiting-for-it', async () => {
+    const server = await ownRedisServer();
+    const admin = new Redis(server.url);
+    const store = new RedisIdempotencyStore(server.url);
+    const client = (store as unknown as { redis: Redis }).redis;
+    try {
+      await store.ping();
+      // Redis stops answering (every client paused for a minute): QUIT gets no reply, times out.
+      await admin.client('PAUSE', 60_000, 'ALL');
+      await store.close();
+      await vi.waitFor(() => expect(client.status).toBe('end'), { timeout: 5000, interval: 10 });
+    } finally {
+      client.disconnect();
+      admin.disconnect();
+      server.stop();
+    }
+  });
+
+  it('a-redis-that-is-down-leaves-the-console-alone-its-errors-surface-on-the-commands', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const store = new RedisIdempotencyStore(`redis://127.0.0.1:${await freePort()}`);
+    try {
+      // The command failed, so the connection did (ioredis emits its errors first).
+      await expect(store.ping()).rejects.toMatchObject({ statusCode: 503 });
+      expect(logged).not.toHaveBeenCalled();
+    } finally {
+      logged.mockRestore();
       await store.close();
     }
   });
@@ -575,6 +773,36 @@ describe('runOnce', () => {
   });
 });
 
+/** A memory store on a fake clock where nothing changes while a duplicate waits: each wait lasts. */
+class StandStillStore extends MemoryIdempotencyStore {
+  readonly waits: number[] = [];
+  override async waitForChange(_key: string, maxWaitMs: number): Promise<void> {
+    this.waits.push(maxWaitMs);
+    // The whole wait passes (a timer takes at least a millisecond).
+    vi.setSystemTime(Date.now() + Math.max(1, maxWaitMs));
+  }
+}
+
+describe('runOnce on a controlled clock', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('a-duplicate-whose-wait-runs-out-exactly-gives-up-without-another-wait', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const store = new StandStillStore();
+    await store.claim('r', 'fp', 60_000); // the first request, still running
+    await expect(
+      runOnce(store, { key: 'r', fingerprint: 'fp', leaseMs: 5000, waitMs: 100 }, async () => {
+        throw new Error('must not run');
+      }),
+    ).rejects.toMatchObject({ code: 'PA_ERR_IDEMPOTENCY_IN_PROGRESS', statusCode: 409 });
+    // 100 ms waited, 0 left: no wait of 0 ms, no further claim.
+    expect(store.waits).toEqual([100]);
+    await store.close();
+  });
+});
+
 describe('what makes two requests the same, and which keys are valid', () => {
   const fp = (body: unknown, method = 'POST', route = '/v1/calls') =>
     requestFingerprint(method, route, body);
@@ -591,6 +819,29 @@ describe('what makes two requests the same, and which keys are valid', () => {
     expect(fp('x')).not.toBe(fp('y'));
     expect(fp({ a: 1 }, 'PUT')).not.toBe(fp({ a: 1 }));
     expect(fp({})).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('the-fingerprint-is-the-sha256-of-canonical-json-so-replicas-of-any-version-agree', () => {
+    // Stored with the answer for 24 h: a rolling deploy that hashed bodies differently would
+    // refuse every retry it had not seen (422). Keys sorted, undefined fields left out.
+    const canonical = '{"agent":{"name":"a","x":1},"tags":["a",2,null,{"k":true}],"to":"+1"}';
+    const expected = createHash('sha256')
+      .update(`POST /v1/calls\n${canonical}`)
+      .digest('base64url');
+    expect(
+      fp({
+        to: '+1',
+        tags: ['a', 2, null, { k: true }],
+        skip: undefined,
+        agent: { x: 1, name: 'a' },
+      }),
+    ).toBe(expected);
+    expect(fp({})).toBe(createHash('sha256').update('POST /v1/calls\n{}').digest('base64url'));
+  });
+
+  it('array-items-stay-apart', () => {
+    expect(fp({ list: [1, 23] })).not.toBe(fp({ list: [12, 3] }));
+    expect(fp(['ab', 'c'])).not.toBe(fp(['a', 'bc']));
   });
 
   it('accepts 1 to 255 printable ASCII characters as a key', () => {

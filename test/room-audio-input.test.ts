@@ -25,6 +25,7 @@ import {
   RoomEvent,
   TrackSource,
 } from '@livekit/rtc-node';
+import pino from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { NoiseSuppressionProcessor } from '../src/telephony/noise/frame-processor.js';
 import { passThroughFactory } from '../src/telephony/noise/suppressor.js';
@@ -64,8 +65,8 @@ afterEach(async () => {
 let sidSeq = 0;
 /** One microphone in the room: a real audio track whose every sample of a frame is a marker. */
 class Microphone {
-  readonly source = new AudioSource(RATE, 1, 1000);
-  readonly track = LocalAudioTrack.createAudioTrack(`mic-${sidSeq}`, this.source);
+  source = new AudioSource(RATE, 1, 1000);
+  track = LocalAudioTrack.createAudioTrack(`mic-${sidSeq}`, this.source);
   readonly publication: RemoteTrackPublication;
 
   constructor(
@@ -81,7 +82,8 @@ class Microphone {
       this.publication.sid!,
       this.publication,
     );
-    toClose.push(() => this.source.close());
+    const source = this.source;
+    toClose.push(() => source.close());
   }
 
   get remoteTrack(): RemoteTrack {
@@ -97,8 +99,28 @@ class Microphone {
     }
   }
 
+  /** As rtc-node's Room does: the track joins the room, then the event. */
   subscribed(room: Room): void {
+    (this.publication as { track?: unknown }).track = this.track;
+    this.track.setRoom(room);
     room.emit(RoomEvent.TrackSubscribed, this.remoteTrack, this.publication, this.participant);
+  }
+
+  /** As rtc-node's Room does: the publication loses its track, the event, then the track's streams end. */
+  unsubscribed(room: Room): void {
+    const track = this.track;
+    track.setRoom(null);
+    (this.publication as { track?: unknown }).track = undefined;
+    room.emit(RoomEvent.TrackUnsubscribed, track, this.publication, this.participant);
+    track.closeAudioStreams();
+  }
+
+  /** The same publication on a new track (a new subscription gets a new track object). */
+  newTrack(): void {
+    const source = new AudioSource(RATE, 1, 1000);
+    this.source = source;
+    this.track = LocalAudioTrack.createAudioTrack(`mic-${sidSeq}-again`, source);
+    toClose.push(() => source.close());
   }
 
   unpublished(room: Room): void {
@@ -116,6 +138,13 @@ const participant = (identity: string) =>
 class MarkingProcessor extends FrameProcessor<AudioFrame> {
   readonly seen: number[] = [];
   closed = false;
+  /** close() calls. */
+  closes = 0;
+  /** Streams opened with this processor (rtc-node tells it each one on a track in a room). */
+  streams = 0;
+  override onStreamInfoUpdated(): void {
+    this.streams++;
+  }
   isEnabled(): boolean {
     return !this.closed;
   }
@@ -131,6 +160,7 @@ class MarkingProcessor extends FrameProcessor<AudioFrame> {
   }
   close(): void {
     this.closed = true;
+    this.closes++;
   }
   count(marker: number): number {
     return this.seen.filter((s) => s === marker).length;
@@ -387,5 +417,199 @@ describe('closing the input', () => {
     });
     await expect(input.close()).resolves.toBeUndefined();
     expect(listeners(room)).toEqual([0, 0, 0]);
+  });
+});
+
+describe('track events of the caller and of others', () => {
+  it('a-microphone-unpublished-is-no-longer-read-though-its-track-still-produces', async () => {
+    const room = new Room();
+    const { session } = makeInput(room);
+    const caller = new Microphone(participant(CALLER));
+    caller.subscribed(room);
+    await caller.say(1000, 3);
+    await until(() => session.count(1001) >= 2, 'the caller before the unpublish');
+
+    caller.unpublished(room);
+    const heard = listenTo(caller);
+    await caller.say(1300, 10);
+    await until(() => heard.count(1300) >= 5, 'the caller’s track after the unpublish');
+    expect(session.count(1301)).toBe(0);
+  });
+
+  it('when-the-microphone-read-is-unsubscribed-another-microphone-of-the-caller-takes-over', async () => {
+    const room = new Room();
+    const { session } = makeInput(room);
+    const callerId = participant(CALLER);
+    const first = new Microphone(callerId);
+    const second = new Microphone(callerId);
+    first.subscribed(room);
+    second.subscribed(room); // the latest subscription is read
+    await second.say(2000, 3);
+    await until(() => session.count(2001) >= 2, 'the second microphone');
+
+    second.unsubscribed(room);
+    await first.say(1000, 5);
+    await until(() => session.count(1001) >= 3, 'the first microphone, taking over');
+  });
+
+  it('when-the-microphone-goes-away-the-callers-screen-share-audio-is-not-read-instead', async () => {
+    const room = new Room();
+    const { session, processor } = makeInput(room);
+    const callerId = participant(CALLER);
+    const screen = new Microphone(callerId, TrackSource.SOURCE_SCREENSHARE_AUDIO);
+    const mic = new Microphone(callerId);
+    screen.subscribed(room);
+    mic.subscribed(room);
+    await mic.say(1000, 3);
+    await until(() => session.count(1001) >= 2, 'the caller’s microphone');
+
+    mic.unsubscribed(room);
+    const heard = listenTo(screen);
+    await screen.say(700, 10);
+    await until(() => heard.count(700) >= 5, 'the screen-share audio on its track');
+    expect(processor.count(700)).toBe(0);
+    expect(session.count(701)).toBe(0);
+  });
+
+  it('another-track-of-the-caller-going-away-leaves-the-microphone-being-read', async () => {
+    const room = new Room();
+    const { session } = makeInput(room);
+    const callerId = participant(CALLER);
+    const first = new Microphone(callerId);
+    const second = new Microphone(callerId);
+    const screen = new Microphone(callerId, TrackSource.SOURCE_SCREENSHARE_AUDIO);
+    first.subscribed(room);
+    second.subscribed(room); // read: the second (latest) microphone, not the first
+    screen.subscribed(room);
+    screen.unpublished(room);
+
+    const firstHeard = listenTo(first);
+    await Promise.all([first.say(1000, 10), second.say(2000, 10)]);
+    await until(() => firstHeard.count(1000) >= 5, 'the first microphone on its track');
+    await until(() => session.count(2001) >= 5, 'the second microphone');
+    await second.say(2000, 3); // anything of the first still queued would come before these
+    await until(() => session.count(2001) >= 8, 'the second microphone, later');
+    expect(session.count(1001)).toBe(0);
+  });
+
+  it('the-human-leaving-the-call-does-not-stop-the-caller-being-heard', async () => {
+    const room = new Room();
+    const { session } = makeInput(room);
+    const caller = new Microphone(participant(CALLER));
+    const human = new Microphone(participant(HUMAN));
+    caller.subscribed(room);
+    human.subscribed(room);
+    await caller.say(1000, 3);
+    await until(() => session.count(1001) >= 2, 'the caller before the human leaves');
+
+    human.unsubscribed(room);
+    human.unpublished(room);
+    await caller.say(1100, 5);
+    await until(() => session.count(1101) >= 3, 'the caller after the human left');
+  });
+
+  it('a-burst-of-track-events-opens-the-last-microphone-once', async () => {
+    const room = new Room();
+    const { session, processor } = makeInput(room);
+    const callerId = participant(CALLER);
+    const first = new Microphone(callerId);
+    const second = new Microphone(callerId);
+    const third = new Microphone(callerId);
+    first.subscribed(room);
+    await first.say(1000, 3);
+    await until(() => session.count(1001) >= 2, 'the first microphone');
+    expect(processor.streams).toBe(1);
+
+    // Two events at once: each queues a step, the first step goes straight to the third
+    // microphone, and the second finds it open already.
+    second.subscribed(room);
+    third.subscribed(room);
+    await third.say(3000, 5);
+    await until(() => session.count(3001) >= 3, 'the third microphone');
+    expect(processor.streams).toBe(2);
+  });
+
+  it('the-caller-resubscribed-at-once-is-read-from-the-new-track-of-the-same-publication', async () => {
+    const room = new Room();
+    const { session, processor } = makeInput(room);
+    const caller = new Microphone(participant(CALLER));
+    caller.subscribed(room);
+    await caller.say(1000, 3);
+    await until(() => session.count(1001) >= 2, 'the caller’s first track');
+
+    // One burst: unsubscribed (its stream ends), subscribed again with a new track, same sid.
+    caller.unsubscribed(room);
+    caller.newTrack();
+    caller.subscribed(room);
+    await caller.say(1200, 5);
+    await until(() => session.count(1201) >= 3, 'the caller’s new track');
+    expect(processor.streams).toBe(2);
+  });
+
+  it('a-microphone-replaced-while-the-old-stream-shuts-is-never-opened', async () => {
+    const room = new Room();
+    const { session, processor } = makeInput(room);
+    const callerId = participant(CALLER);
+    const first = new Microphone(callerId);
+    const second = new Microphone(callerId);
+    const third = new Microphone(callerId);
+    first.subscribed(room);
+    await first.say(1000, 3);
+    await until(() => session.count(1001) >= 2, 'the first microphone');
+
+    // The third microphone's event lands while the first one's stream is being shut down
+    // (rtc-node unregisters a stream from its track as it ends).
+    const unregister = first.track.unregisterAudioStream.bind(first.track);
+    let raced = false;
+    first.track.unregisterAudioStream = (stream) => {
+      unregister(stream);
+      if (!raced) third.subscribed(room);
+      raced = true;
+    };
+    second.subscribed(room);
+    await third.say(3000, 5);
+    await until(() => session.count(3001) >= 3, 'the third microphone');
+    expect(raced).toBe(true);
+    // first, then third: the second was the target only until the third's event
+    expect(processor.streams).toBe(2);
+  });
+});
+
+describe('closing and failures', () => {
+  it('closing-twice-closes-the-calls-noise-processor-once', async () => {
+    const room = new Room();
+    const { input, processor } = makeInput(room);
+    await input.close();
+    await input.close();
+    expect(processor.closes).toBe(1);
+  });
+
+  it('a-track-change-that-fails-is-logged-and-the-next-microphone-is-still-read', async () => {
+    const room = new Room();
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino(
+      { level: 'warn' },
+      { write: (line: string) => lines.push(JSON.parse(line)) },
+    );
+    const input = new RoomAudioInput({
+      room,
+      participantIdentity: CALLER,
+      sampleRate: RATE,
+      frameSizeMs: FRAME_MS,
+      logger,
+    });
+    toClose.push(() => input.close());
+    const session = tap(input.stream as ReadableStream<AudioFrame>);
+    const callerId = participant(CALLER);
+    const broken = new Microphone(callerId);
+    await broken.track.close(); // its FFI handle is gone: no stream can be opened on it
+    broken.subscribed(room);
+    await until(() => lines.length > 0, 'the failed track change in the log');
+    expect(lines[0]).toMatchObject({ level: 40, err: expect.any(String) });
+
+    const working = new Microphone(callerId);
+    working.subscribed(room);
+    await working.say(1000, 5);
+    await until(() => session.count(1000) >= 3, 'the next microphone');
   });
 });

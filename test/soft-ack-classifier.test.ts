@@ -335,3 +335,260 @@ describe('soft-ack classifier: the default vocabulary', () => {
     expect(heard('thing')).toMatchObject({ decision: 'interrupt', reason: 'speech' });
   });
 });
+
+/**
+ * The spelling folds of normalize(), rule by rule: each rule gets variants only it folds (so a
+ * rule switched off, an anchor or a `+` lost, shows), and near misses it must leave alone (a
+ * letter before or after: the ^ and $ anchors).
+ */
+describe('soft-ack classifier: phone-STT spellings fold to one form', () => {
+  const FOLDS: Array<{ rule: string; to: string[]; folds: string[]; misses: string[] }> = [
+    {
+      rule: 'uhhuh-uhuh-and-uuhuh-split-to-uh-huh',
+      to: ['uh', 'huh'],
+      // uhuh: no doubled h in the middle (h?); then more u's or h's in each place (u+, h+)
+      folds: ['uhhuh', 'uhuh', 'uuhuh', 'uhuuh', 'uhuhh', 'uhhuhh', 'uuhhuuhh'],
+      misses: ['xuhuh', 'uhuhx', 'xuhhuh', 'uhhuhx', 'uhu', 'huhu'],
+    },
+    {
+      rule: 'mmhmm-mhhm-and-umhum-fold-to-mhm',
+      to: ['mhm'],
+      folds: [
+        'mmhm',
+        'mmhhm',
+        'mhhm',
+        'mhhmm',
+        'mmhmm',
+        'umhum',
+        'uumhum',
+        'ummhum',
+        'umhhum',
+        'umhuum',
+        'umhumm',
+      ],
+      misses: ['xmhm', 'mhmx', 'umhu', 'mhu'],
+    },
+    {
+      rule: 'mmm-folds-to-mm-and-one-m-stays',
+      to: ['mm'],
+      folds: ['mmm', 'mmmm'],
+      misses: ['m', 'xmm', 'mmx'],
+    },
+    {
+      rule: 'hm-hhm-and-hhmm-fold-to-hmm',
+      to: ['hmm'],
+      folds: ['hm', 'hhm', 'hhmm', 'hmmm'],
+      misses: ['xhm', 'hmx', 'h'],
+    },
+    {
+      rule: 'yea-yeh-yah-and-doubled-letters-fold-to-yeah',
+      to: ['yeah'],
+      folds: [
+        'yea',
+        'yeah',
+        'yeh',
+        'yah',
+        'yyeah',
+        'yeeah',
+        'yeaah',
+        'yeahh',
+        'yyeh',
+        'yeeh',
+        'yehh',
+        'yyah',
+        'yaah',
+        'yahh',
+        'yyea',
+      ],
+      misses: ['xyeah', 'yeahx', 'yeax', 'ya', 'ye'],
+    },
+    {
+      rule: 'yup-and-yepp-fold-to-yep',
+      to: ['yep'],
+      folds: ['yup', 'yyep', 'yeep', 'yuup', 'yepp', 'yeup'],
+      misses: ['yap', 'yp', 'xyep', 'yepx'],
+    },
+    {
+      rule: 'ok-okey-okie-and-kay-fold-to-okay',
+      to: ['okay'],
+      folds: [
+        'ok',
+        'oky',
+        'oka',
+        'ook',
+        'okk',
+        'okaay',
+        'okayy',
+        'okey',
+        'ookey',
+        'okkey',
+        'okeey',
+        'okeyy',
+        'okie',
+        'ookie',
+        'okkie',
+        'okiie',
+        'okiee',
+        'kay',
+        'kkay',
+        'kaay',
+        'kayy',
+      ],
+      misses: ['k', 'oke', 'oki', 'ka', 'xokay', 'okayx', 'xkay', 'okiex', 'okeyx'],
+    },
+    {
+      rule: 'allright-folds-to-alright',
+      to: ['alright'],
+      folds: ['allright'],
+      misses: ['aright', 'xalright', 'alrightx'],
+    },
+    {
+      rule: 'uhh-and-uuh-fold-to-uh',
+      to: ['uh'],
+      folds: ['uhh', 'uuh', 'uuhh'],
+      misses: ['xuh', 'uhx', 'u'],
+    },
+    {
+      rule: 'umm-and-uum-fold-to-um',
+      to: ['um'],
+      folds: ['umm', 'uum', 'uumm'],
+      misses: ['xum', 'umx'],
+    },
+    {
+      rule: 'ahh-and-aah-fold-to-ah',
+      to: ['ah'],
+      folds: ['ahh', 'aah', 'aahh'],
+      misses: ['xah', 'ahx'],
+    },
+    {
+      rule: 'ohh-and-ooh-fold-to-oh',
+      to: ['oh'],
+      folds: ['ohh', 'ooh', 'oohh'],
+      misses: ['xoh', 'ohx'],
+    },
+    {
+      rule: 'huhh-hhuh-and-huuh-fold-to-huh',
+      to: ['huh'],
+      folds: ['huhh', 'hhuh', 'huuh'],
+      misses: ['xhuh', 'huhx', 'hu'],
+    },
+    {
+      rule: 'yess-yyes-and-yees-fold-to-yes',
+      to: ['yes'],
+      folds: ['yess', 'yyes', 'yees'],
+      misses: ['xyes', 'yesx', 'ys'],
+    },
+    {
+      rule: 'noo-and-nno-fold-to-no',
+      to: ['no'],
+      folds: ['noo', 'nno', 'nnoo'],
+      misses: ['xno', 'nox', 'n'],
+    },
+  ];
+
+  describe.each(FOLDS)('$rule', ({ to, folds, misses }) => {
+    it.each(folds)('"%s" folds', (variant) => {
+      expect(normalize(variant)).toEqual(to);
+    });
+    it.each(misses)('"%s" is a near miss and stays as it is', (miss) => {
+      expect(normalize(miss)).toEqual([miss]);
+    });
+  });
+
+  it('drawn-out-words-squeeze-letters-repeated-three-times-then-fold', () => {
+    expect(normalize('riiight')).toEqual(['right']);
+    expect(normalize('yeeeah')).toEqual(['yeah']);
+    expect(normalize('okaaay')).toEqual(['okay']);
+    expect(normalize('uhhhhuh')).toEqual(['uh', 'huh']);
+    // two of a letter are a spelling, not a drawn-out word
+    expect(normalize('good')).toEqual(['good']);
+  });
+});
+
+describe('soft-ack classifier: normalize() before the folds', () => {
+  it('curly-and-backtick-apostrophes-become-straight-ones', () => {
+    expect(normalize('that’s right')).toEqual(["that's", 'right']);
+    expect(normalize('that‘s')).toEqual(["that's"]);
+    expect(normalize('that`s')).toEqual(["that's"]);
+  });
+
+  it('hyphens-underscores-and-slashes-separate-words', () => {
+    expect(normalize('mm-hmm')).toEqual(['mm', 'hmm']);
+    expect(normalize('hold_on/wait')).toEqual(['hold', 'on', 'wait']);
+    expect(normalize('hold--on')).toEqual(['hold', 'on']);
+  });
+
+  it('punctuation-separates-words-and-dots-join-letters', () => {
+    expect(normalize('yeah,okay')).toEqual(['yeah', 'okay']);
+    expect(normalize('wait!stop')).toEqual(['wait', 'stop']);
+    expect(normalize('o.k.')).toEqual(['okay']);
+    expect(normalize('works. your')).toEqual(['works', 'your']);
+    expect(normalize('  yeah \t  okay ')).toEqual(['yeah', 'okay']);
+  });
+
+  it('an-apostrophe-inside-a-word-stays-a-quote-or-one-after-a-digit-goes', () => {
+    expect(normalize("that's")).toEqual(["that's"]);
+    expect(normalize("ma'am")).toEqual(["ma'am"]);
+    expect(normalize("'yeah'")).toEqual(['yeah']);
+    expect(normalize("callers' lines")).toEqual(['callers', 'lines']);
+    expect(normalize("5'10")).toEqual(['5', '10']);
+    expect(normalize("'90s")).toEqual(['90s']);
+  });
+});
+
+describe('soft-ack classifier: partial phrases and the rest of an utterance', () => {
+  it('the-start-of-a-longer-backchannel-is-held-until-the-next-words', () => {
+    expect(heard('i got', false)).toMatchObject({ decision: 'undecided', reason: 'partial' });
+    expect(heard('that makes', false)).toMatchObject({ decision: 'undecided', reason: 'partial' });
+    expect(heard('i got it', false)).toMatchObject({ decision: 'ignore', reason: 'backchannel' });
+    expect(heard('i got a', false)).toMatchObject({ decision: 'interrupt', reason: 'speech' });
+  });
+
+  it('a-backchannel-then-the-start-of-another-is-held', () => {
+    expect(heard('yeah i', false)).toMatchObject({ decision: 'undecided', reason: 'partial' });
+    expect(heard('yeah i see', false)).toMatchObject({ decision: 'ignore', reason: 'backchannel' });
+    expect(heard('yeah i need', false)).toMatchObject({ decision: 'interrupt', reason: 'speech' });
+  });
+
+  it('the-start-of-a-command-is-speech-not-held-like-a-backchannel', () => {
+    // only backchannel prefixes wait for more words; "hold", "just a", "excuse" take the floor
+    expect(heard('hold', false)).toMatchObject({ decision: 'interrupt', reason: 'speech' });
+    expect(heard('just a', false)).toMatchObject({ decision: 'interrupt', reason: 'speech' });
+    expect(heard('excuse', false)).toMatchObject({ decision: 'interrupt', reason: 'speech' });
+  });
+});
+
+describe('soft-ack classifier: echo, more cases', () => {
+  const agent =
+    'Sure, let me walk you through how the plan works. Your base fee covers three hundred minutes, then wait about thirty seconds.';
+
+  it('one-word-the-agent-said-that-is-no-command-is-held-then-ignored-as-echo', () => {
+    expect(heard('minutes', false, agent)).toMatchObject({ decision: 'undecided', reason: 'echo' });
+    expect(heard('minutes', true, agent)).toMatchObject({ decision: 'ignore', reason: 'echo' });
+    // the same word when the agent did not say it is the caller's
+    expect(heard('minutes', true, 'Let me check that for you.')).toMatchObject({
+      decision: 'interrupt',
+      reason: 'speech',
+    });
+  });
+
+  it('echo-of-the-agents-first-words-is-echo', () => {
+    const said = normalize('Your base fee covers three hundred minutes');
+    expect(isEcho(normalize('your base fee'), said, 0.75)).toBe(true);
+    expect(
+      heard('your base fee', true, 'Your base fee covers three hundred minutes'),
+    ).toMatchObject({
+      decision: 'ignore',
+      reason: 'echo',
+    });
+  });
+
+  it('the-agents-words-far-apart-in-its-sentence-are-not-echo', () => {
+    // "walk … the … minutes" are the agent's words in order, but spread over its whole sentence
+    expect(isEcho(normalize('walk the minutes'), normalize(agent), 0.75)).toBe(false);
+    expect(heard('walk the minutes', true, agent)).toMatchObject({
+      decision: 'interrupt',
+      reason: 'speech',
+    });
+  });
+});
