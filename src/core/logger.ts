@@ -86,16 +86,15 @@ const FRAMEWORK_REDACTED = Symbol.for('phone-agents:framework-logger-redacted');
  * info it logs each tool call with its arguments ("Executing LLM tool call",
  * `lk.pii.arguments`), so the keys `send_dtmf` pressed (an extension, a PIN) would be in the
  * worker's log. Replaces the framework's process-wide logger with a child that censors them like
- * ours (the same secret keys); the framework asks `log()` for it when it runs tools. Call it at each job's start (the
- * framework sets a new logger for each job, just before the job's entry). Returns false when
- * there is no framework logger yet.
+ * ours, with the same secret keys; the framework asks `log()` for it when it runs tools. Call it
+ * at each job's start (the framework sets a new logger for each job, just before the job's
+ * entry). Returns false when there is no framework logger yet.
  */
 export function redactFrameworkLogger(): boolean {
   const g = globalThis as unknown as Record<symbol, Logger | undefined>;
   const current = g[FRAMEWORK_LOGGER];
   if (!current) return false;
   if ((current as unknown as Record<symbol, boolean>)[FRAMEWORK_REDACTED]) return true;
-  // The same secret keys as ours (a tool's `digits`, `pin`, `token`, …).
   const child = current.child({}, { redact: { paths: [...SECRET_PATHS], censor: '[redacted]' } });
   (child as unknown as Record<symbol, boolean>)[FRAMEWORK_REDACTED] = true;
   g[FRAMEWORK_LOGGER] = child;

@@ -130,27 +130,40 @@ function beepEnd(sent: string): number {
   return end;
 }
 
+/**
+ * A call from `agent` answered by a mailbox (its greeting, the beep) on a phone of `user`: until
+ * the line closed and `call.voicemail` was reported. `said` is what the agent's TTS made for it.
+ */
+async function callAMailbox(user: string, agent: string, closeWithinMs: number) {
+  const mic = join(product.stack.logsDir, `mailbox-${user.slice(1)}.wav`);
+  await mailboxWav(mic);
+  const phone = await callee(user, mic);
+  product.providers.stt.setScript([MAILBOX]);
+  const spokenBefore = product.providers.tts.spoken().length;
+  const call = await place(phone, agent);
+  const closed = await phone.waitForEvent('CALL_CLOSED', {
+    since: call.answeredAt,
+    timeoutMs: closeWithinMs,
+  });
+  const voicemail = await until('call.voicemail', () =>
+    product.callEvents(call.id).find((e) => e.type === 'call.voicemail'),
+  );
+  const said = product.providers.tts.spoken().slice(spokenBefore);
+  return { phone, call, closed, voicemail, said };
+}
+
 describe('voicemail on a real outbound call', () => {
   it('leaves the message after the beep, then hangs up; the mailbox never hears the greeting', async () => {
-    const mic = join(product.stack.logsDir, 'mailbox.wav');
-    await mailboxWav(mic);
-    const phone = await callee('+15550000061', mic);
-    product.providers.stt.setScript([MAILBOX]);
-    const spokenBefore = product.providers.tts.spoken().length;
-    const call = await place(phone, 'leaves-message');
-    const closed = await phone.waitForEvent('CALL_CLOSED', {
-      since: call.answeredAt,
-      timeoutMs: 45_000,
-    });
-    const voicemail = await until('call.voicemail', () =>
-      product.callEvents(call.id).find((e) => e.type === 'call.voicemail'),
+    const { phone, call, closed, voicemail, said } = await callAMailbox(
+      '+15550000061',
+      'leaves-message',
+      45_000,
     );
     expect(voicemail.data).toMatchObject({
       category: 'machine-vm',
       action: 'message-left',
       beepHeard: true,
     });
-    const said = product.providers.tts.spoken().slice(spokenBefore);
     expect(said.map((c) => c.text.trim())).toEqual([MESSAGE]);
     const message = said[0]!;
 
@@ -180,21 +193,13 @@ describe('voicemail on a real outbound call', () => {
   }, 90_000);
 
   it('hang-up policy: the mailbox records nothing and the call ends', async () => {
-    const mic = join(product.stack.logsDir, 'mailbox-2.wav');
-    await mailboxWav(mic);
-    const phone = await callee('+15550000062', mic);
-    product.providers.stt.setScript([MAILBOX]);
-    const spokenBefore = product.providers.tts.spoken().length;
-    const call = await place(phone, 'hangs-up');
-    const closed = await phone.waitForEvent('CALL_CLOSED', {
-      since: call.answeredAt,
-      timeoutMs: 30_000,
-    });
-    const voicemail = await until('call.voicemail', () =>
-      product.callEvents(call.id).find((e) => e.type === 'call.voicemail'),
+    const { phone, call, closed, voicemail, said } = await callAMailbox(
+      '+15550000062',
+      'hangs-up',
+      30_000,
     );
     expect(voicemail.data).toMatchObject({ category: 'machine-vm', action: 'hung-up' });
-    expect(product.providers.tts.spoken().slice(spokenBefore)).toEqual([]);
+    expect(said).toEqual([]);
     const rec = phone.recordings().at(-1)!;
     const heard = heardMix(rec.heard, 0, Number.POSITIVE_INFINITY, [BEEP_HZ]);
     console.log(
