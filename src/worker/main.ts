@@ -11,11 +11,12 @@
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cli } from '@livekit/agents';
+import { AgentServer, cli } from '@livekit/agents';
 import { loadAgentsFile } from '../agents/agents-file.js';
 import { defaultCodeTools } from '../agents/code-tools.js';
 import { loadConfig } from '../core/config.js';
 import { isCatalogError } from '../core/errors.js';
+import { drainWaitsForRunningJobs } from './drain.js';
 import { applyJobProcessFlags } from './job-process-flags.js';
 import { startWorkerMetrics } from './metrics.js';
 import { workerServerOptions } from './server-options.js';
@@ -52,5 +53,8 @@ await startWorkerMetrics({
 
 // commander (inside cli.runApp) reads LOG_LEVEL itself and knows no "silent".
 if (process.env.LOG_LEVEL === 'silent') process.env.LOG_LEVEL = 'fatal';
+
+// A SIGTERM while the pool starts a job process must not end the running calls (drain.ts).
+drainWaitsForRunningJobs(AgentServer, worker.options.drainTimeout);
 
 cli.runApp(worker.options);
