@@ -31,16 +31,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeWav } from '../src/core/wav.js';
 import { speak } from '../src/sim/offline-tts.js';
+import { Caller } from '../stack/caller.js';
 import { REPO_ROOT } from '../stack/netns.js';
-import { alignRecordings, RecordingTail, type Segment } from '../stack/phone-audio.js';
-import type { Phone } from '../stack/phones.js';
 import { type Product, startProduct } from '../stack/product.js';
-import { pinnedVersions } from '../stack/services.js';
+import { machineLine, pct } from './report.js';
 
 const NUMBER = '+15550100000';
 const Q1 = 'When do you open on Saturday?';
@@ -56,109 +55,7 @@ const GO_AHEAD = 'Sure, go ahead.';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function pct(xs: number[], p: number): number {
-  if (!xs.length) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
 const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '-');
-
-// ------------------------------------------------------------------------------------------------
-// A caller: a baresip phone that follows what it hears.
-
-class Caller {
-  readonly tail: RecordingTail;
-  dialedAt = 0;
-  answeredAt = 0;
-  closedAt = 0;
-  /** Wall clock of each WAV played. */
-  readonly played: Array<{ what: string; at: number; seconds: number }> = [];
-  constructor(
-    readonly phone: Phone,
-    readonly uri: string,
-  ) {
-    this.tail = new RecordingTail(join(phone.dir, 'rec'));
-  }
-
-  async dial(timeoutMs = 30_000): Promise<void> {
-    this.dialedAt = Date.now();
-    await this.phone.dial(this.uri);
-    const e = await Promise.race([
-      this.phone.waitForEvent('CALL_ESTABLISHED', { since: this.dialedAt, timeoutMs }),
-      this.phone.waitForEvent('CALL_CLOSED', { since: this.dialedAt, timeoutMs }),
-    ]);
-    if (e.type !== 'CALL_ESTABLISHED') throw new Error(`${this.phone.name}: ${e.param}`);
-    this.answeredAt = e.at;
-  }
-
-  /** Waits for agent speech starting after `sinceS` (recording s), then `quietS` of silence. */
-  async agentDone(sinceS: number, quietS: number, firstSpeechMs = 15_000): Promise<boolean> {
-    const t0 = Date.now();
-    for (;;) {
-      this.tail.poll();
-      const spoke = this.tail.segments.filter((s) => s.start >= sinceS - 0.05);
-      if (
-        this.tail.current === undefined &&
-        spoke.length &&
-        this.tail.seconds() - spoke.at(-1)!.end >= quietS
-      ) {
-        return true;
-      }
-      const speaking = this.tail.current !== undefined && this.tail.current >= sinceS - 0.05;
-      if (!spoke.length && !speaking && Date.now() - t0 > firstSpeechMs) return false;
-      if (Date.now() - t0 > 90_000) return true;
-      await sleep(50);
-    }
-  }
-
-  /** Waits until agent speech has started after `sinceS`. */
-  async agentStarted(sinceS: number, timeoutMs = 15_000): Promise<boolean> {
-    const t0 = Date.now();
-    for (;;) {
-      this.tail.poll();
-      if (
-        (this.tail.current !== undefined && this.tail.current >= sinceS - 0.05) ||
-        this.tail.segments.some((s) => s.start >= sinceS - 0.05)
-      ) {
-        return true;
-      }
-      if (Date.now() - t0 > timeoutMs) return false;
-      await sleep(20);
-    }
-  }
-
-  async play(what: string, wav: string, seconds: number): Promise<number> {
-    this.tail.poll();
-    const sinceS = this.tail.seconds();
-    const at = Date.now();
-    await this.phone.play(wav, seconds + 300);
-    this.played.push({ what, at, seconds });
-    return sinceS;
-  }
-
-  async hangup(): Promise<void> {
-    await this.phone.hangup().catch(() => undefined);
-    const e = await this.phone.waitForEvent('CALL_CLOSED', {
-      since: this.dialedAt,
-      timeoutMs: 10_000,
-    });
-    this.closedAt = e.at;
-    await this.phone.stop();
-  }
-
-  /** The recordings on the sent file's time line, with wall-clock conversion. */
-  analyze() {
-    const rec = this.phone.recordings().at(-1)!;
-    const a = alignRecordings(rec.heard, rec.sent);
-    const startAt = this.closedAt - a.sentS * 1000;
-    const onSent = (wall: number) => (wall - startAt) / 1000;
-    const wall = (s: number) => startAt + s * 1000;
-    /** Caller speech of a played WAV (sent time line). */
-    const speechOf = (p: { at: number; seconds: number }): Segment[] =>
-      a.sent.filter((s) => s.start >= onSent(p.at) - 0.1 && s.start <= onSent(p.at) + p.seconds);
-    return { ...a, onSent, wall, speechOf };
-  }
-}
 
 // ------------------------------------------------------------------------------------------------
 // CPU of process trees from /proc.
@@ -604,12 +501,7 @@ async function capacityRound(
       const a = c.analyze();
       const first = a.heardOnSentTime.find((h) => h.start >= a.onSent(c.answeredAt) - 0.05);
       if (first) greetingMs.push(Math.round((first.start - a.onSent(c.answeredAt)) * 1000));
-      for (const p of c.played) {
-        const last = a.speechOf(p).at(-1)?.end;
-        const reply =
-          last === undefined ? undefined : a.heardOnSentTime.find((h) => h.start > last);
-        if (reply && last !== undefined) turnMs.push(Math.round((reply.start - last) * 1000));
-      }
+      for (const ms of c.answerDelaysMs()) if (ms !== undefined) turnMs.push(ms);
     } catch (err) {
       failures.push(`${c.phone.name}: ${(err as Error).message}`);
     }
@@ -689,14 +581,7 @@ async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('bench:e2e needs root (ip netns)');
 
   execFileSync('bash', [join(REPO_ROOT, 'stack', 'build.sh')], { stdio: 'ignore' });
-  const v = pinnedVersions();
-  console.log(
-    `bench:e2e on ${availableParallelism()} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
-      `load average ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' ')} at start (other work on the machine makes figures pessimistic); ` +
-      `livekit-server ${v.livekitServer}, livekit-sip ${v.livekitSip}, baresip phones (G.711 µ-law, 20 ms)`,
-  );
+  console.log(machineLine('bench:e2e'));
   console.log(
     `stand-ins: STT results +${standInMs} ms, TTS first audio after ${standInMs} ms, LLM first token after ${standInMs} ms ` +
       '(STT endpointing: a final 350 ms after the last sound, as Deepgram with endpointing ≤ 350; TTS is eSpeak in real time)\n',

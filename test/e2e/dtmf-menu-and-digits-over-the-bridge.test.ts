@@ -16,21 +16,25 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../stack/netns.js';
 import type { Phone } from '../../stack/phones.js';
 import { type Product, startProduct } from '../../stack/product.js';
 import { agentsOfFile, type SpokenContext } from '../../stack/providers/index.js';
 import { callerWav, primeTtsStandIn, speechIn, until } from './support/audio.js';
+import {
+  DTMF_AGENTS_FILE as AGENTS_FILE,
+  DIGIT_ENTRY_RULES,
+  ENTER_PROMPT,
+  enterDigits,
+  THANKS,
+} from './support/dtmf.js';
+import { played, spokenSince } from './support/standins.js';
 
-const AGENTS_FILE = join(REPO_ROOT, 'test/e2e/fixtures/agents-dtmf.yaml');
 const NUMBER = '+15550100000';
 const CALLER = '+15550000001';
 const CALLEE = '+15550000009';
 const FROM = '+15550100001';
 const GREETING =
   'Thanks for calling Acme. For billing, press 2. To enter your account number, press 3.';
-const ENTER_PROMPT = 'Please type it now, then press the pound key.';
-const THANKS = 'Thank you.';
 const TRANSITION = 'Sure, let me get you to billing.';
 const BILLING_GREETING = 'Hi, Ben from billing here.';
 const OUT_GREETING = 'Hello, this is Ava from Acme.';
@@ -60,8 +64,7 @@ beforeAll(async () => {
   });
   product.providers.llm.setRules(
     [
-      { match: 'account number', reply: ENTER_PROMPT, tool: 'collect_digits' },
-      { afterTool: 'collect_digits', reply: THANKS },
+      ...DIGIT_ENTRY_RULES,
       { match: 'billing', handoff: 'billing' },
       { match: 'extension', tool: 'send_dtmf', args: { digits: EXTENSION } },
     ],
@@ -82,23 +85,7 @@ afterAll(async () => {
   await product?.stop();
 });
 
-/** The first TTS context opened at or after `since` whose text holds `words`, once final. */
-function spoken(words: string, since: number): Promise<SpokenContext> {
-  return until(`"${words}" spoken`, () =>
-    product.providers.tts
-      .spoken()
-      .find((c) => c.openedAt >= since && c.text.includes(words) && c.finalAt && c.firstAudioAt),
-  );
-}
-
-/** Until `ctx` played out on the worker's side (+ `marginMs`). */
-function played(ctx: SpokenContext, marginMs = 800): Promise<true> {
-  return until(
-    'played',
-    () => (Date.now() > ctx.firstAudioAt! + ctx.audioMs + marginMs ? true : undefined),
-    30_000,
-  );
-}
+const spoken = (words: string, since: number) => spokenSince(product, words, since);
 
 interface WorkerLine {
   level: number;
@@ -151,29 +138,18 @@ describe('DTMF in: the caller presses keys on a baresip phone', () => {
     });
     await played(await spoken('press 3', dialedAt));
 
-    const keyAt = Date.now();
-    await phone.sendDtmf('3');
-    const asked = await until('the LLM asked with the menu words of key 3', () =>
-      product.providers.llm
-        .requests()
-        .find((r) => r.at >= keyAt && r.userText === 'account number' && !r.toolOutput),
-    );
+    // Key 3, the prompt, then the digits and "#".
+    const {
+      keyAt,
+      asked,
+      lastKeyAt: hashAt,
+      entered,
+      output,
+    } = await enterDigits(product, phone, `${ACCOUNT}#`);
     expect(asked.agent).toBe('receptionist');
     expect(asked.tools).toContain('collect_digits');
     console.log(`key 3 sent → LLM request with "account number": ${asked.at - keyAt} ms`);
-    // The tool starts collecting once the prompt played out.
-    await played(await spoken('pound key', keyAt), 1200);
-
-    await phone.sendDtmf(ACCOUNT);
-    const hashAt = Date.now();
-    await phone.sendDtmf('#');
-    const entered = await until('the entry as the tool output', () =>
-      product.providers.llm
-        .requests()
-        .find((r) => r.at >= hashAt && r.toolOutput?.name === 'collect_digits'),
-    );
-    // The framework hands the tool's string to the LLM JSON-encoded.
-    expect(JSON.parse(entered.toolOutput!.output)).toBe(`The caller entered: ${ACCOUNT}`);
+    expect(output).toBe(`The caller entered: ${ACCOUNT}`);
     const afterHash = entered.at - hashAt;
     console.log(
       `"#" sent → collect_digits returned (LLM request with the digits): ${afterHash} ms`,
@@ -186,18 +162,9 @@ describe('DTMF in: the caller presses keys on a baresip phone', () => {
 
   it('without #, the entry ends after the inter-digit timeout', async () => {
     await played(await spoken(THANKS, answeredAt));
-    const keyAt = Date.now();
-    await phone.sendDtmf('3');
-    await played(await spoken('pound key', keyAt), 1200);
-    await phone.sendDtmf(PIN.slice(0, -1));
-    const lastKeyAt = Date.now();
-    await phone.sendDtmf(PIN.slice(-1));
-    const entered = await until('the entry as the tool output', () =>
-      product.providers.llm
-        .requests()
-        .find((r) => r.at >= lastKeyAt && r.toolOutput?.name === 'collect_digits'),
-    );
-    expect(JSON.parse(entered.toolOutput!.output)).toBe(`The caller entered: ${PIN}`);
+    // No "#": the last key sent is the PIN's last digit.
+    const { lastKeyAt, entered, output } = await enterDigits(product, phone, PIN);
+    expect(output).toBe(`The caller entered: ${PIN}`);
     const afterLast = entered.at - lastKeyAt;
     console.log(
       `last key sent → collect_digits returned: ${afterLast} ms (inter-digit timeout ${INTER_DIGIT_S} s)`,

@@ -85,6 +85,15 @@ export async function until<T>(
 }
 
 /**
+ * Throws `what` when `ok` is false. For checks in flows that both a test and
+ * `npm run bench:reliability` run: vitest's `expect` works only inside vitest, and the bench
+ * reports the first failed check of a run as the reason it failed.
+ */
+export function check(ok: boolean, what: string): asserts ok {
+  if (!ok) throw new Error(what);
+}
+
+/**
  * Renders `texts` with the TTS stand-in's voice (ElevenLabs `pcm_16000`, as the worker asks for)
  * into its cache now, so when the agent says one of them the stand-in answers at once, as a real
  * TTS's first audio does (a few hundred ms), instead of after eSpeak's synthesis on a busy CPU
