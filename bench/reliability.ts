@@ -35,6 +35,7 @@ import { type ChildProcess, execFileSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { seededRandom } from '../src/sim/noise.js';
 import { Caller } from '../stack/caller.js';
 import { REPO_ROOT, removeStaleNetns, sleep } from '../stack/netns.js';
 import type { Phone } from '../stack/phones.js';
@@ -59,8 +60,8 @@ import { callIdOf, dialIn, played, spokenSince } from '../test/e2e/support/stand
 import {
   judgeWarmTransfer,
   prepareWarmTransfers,
-  WARM_TRANSFER_PRODUCT,
   warmTransfer,
+  warmTransferProduct,
 } from '../test/e2e/support/warm-transfer.js';
 import {
   jobOf,
@@ -106,18 +107,6 @@ const s1 = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '-');
 const s2 = (s: number) => (Number.isFinite(s) ? s.toFixed(2) : '-');
 const firstLine = (err: unknown) =>
   ((err as Error)?.message ?? String(err)).split('\n')[0]!.replace(/ \(events: .*$/, '');
-
-/** A small seeded generator (mulberry32): the same digits and call lengths run after run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ------------------------------------------------------------------------------------------------
 // Rolling restarts under live calls.
@@ -180,7 +169,7 @@ async function rollingRestarts(o: Options): Promise<Figure[]> {
     product.providers.llm.setRules([{ match: 'bill', reply: ANSWER }]);
     await product.routeNumber(NUMBER, 'receptionist');
 
-    const rnd = random(o.seed);
+    const rnd = seededRandom(o.seed);
     const calls: CallRecord[] = [];
     let placing = true;
     let seq = 0;
@@ -556,7 +545,7 @@ async function dtmf(o: Options): Promise<Figure[]> {
   try {
     product.providers.llm.setRules(DIGIT_ENTRY_RULES, agentsOfFile(DTMF_AGENTS_FILE));
     await product.routeNumber(NUMBER, 'receptionist');
-    const rnd = random(o.seed);
+    const rnd = seededRandom(o.seed);
     const entries: string[] = [];
     for (let left = o.digits; left > 0; left -= o.entryDigits) {
       const n = Math.min(o.entryDigits, left);
@@ -640,7 +629,7 @@ async function dtmf(o: Options): Promise<Figure[]> {
 // Warm transfers.
 
 async function warmTransfers(o: Options): Promise<Figure[]> {
-  const product = await startProduct(WARM_TRANSFER_PRODUCT);
+  const product = await startProduct(warmTransferProduct());
   try {
     const scene = await prepareWarmTransfers(product);
     const failures: string[] = [];

@@ -12,12 +12,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ScriptedRule, ScriptedTurn } from '../../src/sim/scripted-llm.js';
+import type { ScriptedRule } from '../../src/sim/scripted-llm.js';
 import { type Phone, type SippBehaviour, startSippUas } from '../../stack/phones.js';
 import { type Product, startProduct } from '../../stack/product.js';
 import { parseSippMessages } from '../../stack/sipp-caller.js';
 import { callerWav, until } from './support/audio.js';
-import { failureReason, heardMix, newestRecording, position } from './support/transfer.js';
+import { dialIn, played } from './support/standins.js';
+import {
+  failureReason,
+  heardMix,
+  lastIsUser,
+  newestRecording,
+  position,
+} from './support/transfer.js';
 
 const NUMBER = '+15550100000';
 const CALLER = '+15550000001';
@@ -78,11 +85,6 @@ let phone: Phone;
 let requestWav = '';
 const destinations = new Map<string, { uri: string; dir: string }>();
 
-function lastIsUser(turn: ScriptedTurn): boolean {
-  const last = turn.chatCtx.items.at(-1);
-  return last?.type === 'message' && last.role === 'user';
-}
-
 const rule: ScriptedRule = (turn) => {
   if (turn.toolOutput) {
     const reason = failureReason(turn.toolOutput.output);
@@ -139,29 +141,14 @@ afterAll(async () => {
 describe('cold transfers the destination refuses: the agent tells the caller and stays', () => {
   let callId = '';
   let sipCallId = '';
-  let dialedAt = 0;
 
   it('answers the caller', async () => {
     phone = await product.phone({ user: CALLER, micSeconds: 150 });
-    dialedAt = Date.now();
-    await phone.dial(product.stack.sipUri(NUMBER));
-    const established = await phone.waitForEvent('CALL_ESTABLISHED', {
-      since: dialedAt,
-      timeoutMs: 30_000,
-    });
-    sipCallId = established.id ?? '';
-    callId = await until('the call in GET /v1/calls', async () => {
-      const r = await product.api('GET', '/v1/calls');
-      return r.body?.calls?.find((c: { from: string }) => c.from === CALLER)?.id as
-        | string
-        | undefined;
-    });
+    ({ callId, sipCallId } = await dialIn(product, phone, NUMBER));
     const greeting = await until('the greeting', () =>
       product.providers.tts.spoken().find((c) => c.text.includes('Acme') && c.firstAudioAt),
     );
-    await until('the greeting played', () =>
-      Date.now() > greeting.firstAudioAt! + greeting.audioMs + 500 ? true : undefined,
-    );
+    await played(greeting, 500);
   });
 
   it.each(CASES)(

@@ -17,14 +17,16 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ScriptedRule, ScriptedTurn } from '../../src/sim/scripted-llm.js';
+import type { ScriptedRule } from '../../src/sim/scripted-llm.js';
 import type { Phone } from '../../stack/phones.js';
 import { type Product, startProduct } from '../../stack/product.js';
 import { callerWav, until } from './support/audio.js';
+import { dialIn, played } from './support/standins.js';
 import {
   CALLER_HZ,
   HUMAN_HZ,
   heardMix,
+  lastIsUser,
   newestRecording,
   recordingAfter,
   toneSince,
@@ -62,12 +64,6 @@ routes:
     default: true
     agent: receptionist
 `;
-}
-
-/** The request is answered only while it is the conversation's last item (no repeats). */
-function lastIsUser(turn: ScriptedTurn): boolean {
-  const last = turn.chatCtx.items.at(-1);
-  return last?.type === 'message' && last.role === 'user';
 }
 
 const rule: ScriptedRule = (turn) => {
@@ -136,16 +132,7 @@ async function callTheAgent(user: string): Promise<Answered> {
   const left: { phone: Phone; callId?: string } = { phone };
   leftovers.push(left);
   const spokenBefore = product.providers.tts.spoken().length;
-  const dialedAt = Date.now();
-  await phone.dial(product.stack.sipUri(NUMBER));
-  const established = await phone.waitForEvent('CALL_ESTABLISHED', {
-    since: dialedAt,
-    timeoutMs: 30_000,
-  });
-  const callId = await until('the call in GET /v1/calls', async () => {
-    const r = await product.api('GET', '/v1/calls');
-    return r.body?.calls?.find((c: { from: string }) => c.from === user)?.id as string | undefined;
-  });
+  const { dialedAt, callId, sipCallId } = await dialIn(product, phone, NUMBER);
   left.callId = callId;
   const greeting = await until('the greeting', () =>
     product.providers.tts
@@ -153,10 +140,8 @@ async function callTheAgent(user: string): Promise<Answered> {
       .slice(spokenBefore)
       .find((c) => c.text.includes('Acme') && c.finalAt && c.firstAudioAt),
   );
-  await until('the greeting played', () =>
-    Date.now() > greeting.firstAudioAt! + greeting.audioMs + 500 ? true : undefined,
-  );
-  return { phone, callId, sipCallId: established.id ?? '', dialedAt };
+  await played(greeting, 500);
+  return { phone, callId, sipCallId, dialedAt };
 }
 
 interface Handed {

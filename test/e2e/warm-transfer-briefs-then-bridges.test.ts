@@ -21,16 +21,16 @@ import { type Product, startProduct } from '../../stack/product.js';
 import {
   judgeWarmTransfer,
   prepareWarmTransfers,
-  WARM_TRANSFER_PRODUCT,
   type WarmScene,
   warmTransfer,
+  warmTransferProduct,
 } from './support/warm-transfer.js';
 
 let product: Product;
 let scene: WarmScene;
 
 beforeAll(async () => {
-  product = await startProduct(WARM_TRANSFER_PRODUCT);
+  product = await startProduct(warmTransferProduct());
   scene = await prepareWarmTransfers(product);
 }, 240_000);
 

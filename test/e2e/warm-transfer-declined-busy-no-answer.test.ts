@@ -10,35 +10,38 @@
  * Each time the failed transfer target has left the room, the caller is still connected, and
  * the caller's phone hears the agent's words after the transfer failed.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RoomServiceClient } from 'livekit-server-sdk';
+import type { RoomServiceClient } from 'livekit-server-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ScriptedRule, ScriptedTurn } from '../../src/sim/scripted-llm.js';
+import type { ScriptedRule } from '../../src/sim/scripted-llm.js';
 import { type Phone, type SippUas, startSippUas } from '../../stack/phones.js';
 import { type Product, startProduct } from '../../stack/product.js';
 import { parseSippMessages } from '../../stack/sipp-caller.js';
 import { callerWav, until } from './support/audio.js';
+import { dialIn, played } from './support/standins.js';
 import {
   CALLER_HZ,
   failureReason,
   heardMix,
   newestRecording,
   position,
+  recordingAfter,
   writeSignalWav,
 } from './support/transfer.js';
+import {
+  WARM_NUMBER as NUMBER,
+  putThroughToEngineer,
+  startWarmTransferWorker,
+  warmTransferProduct,
+} from './support/warm-transfer.js';
 
-const NUMBER = '+15550100000';
 const CALLER = '+15550000001';
-const HUMAN = '+15550000040';
-const GREETING = 'Acme, this is Ava.';
 const REQUESTS = [
   'I need to talk to an engineer',
   'Can you try an engineer again',
   'Please try the engineer one more time',
 ];
-const HOLD_LINE = 'Of course. Please hold while I reach an engineer.';
-const SUMMARY = 'The caller is Alex, the internet is down since this morning.';
 const RING_TIMEOUT_S = 5;
 const sorryLine = (reason: string) => `I am sorry, ${reason}. Can I take a message instead?`;
 
@@ -50,39 +53,17 @@ let trunkId = '';
 const sipps: Partial<Record<'busy' | 'ring', SippUas>> = {};
 const wavs = { request: '', callerTone: '', silence: '' };
 
-function lastIsUser(turn: ScriptedTurn): boolean {
-  const last = turn.chatCtx.items.at(-1);
-  return last?.type === 'message' && last.role === 'user';
-}
-
 const rule: ScriptedRule = (turn) => {
   if (turn.tools.includes('accept_transfer')) return undefined; // the consultation stays quiet
   if (turn.toolOutput) {
     const reason = failureReason(turn.toolOutput.output);
     return reason ? sorryLine(reason) : undefined;
   }
-  if (
-    lastIsUser(turn) &&
-    /engineer/i.test(turn.userText) &&
-    turn.tools.includes('support_engineer')
-  ) {
-    return {
-      text: HOLD_LINE,
-      toolCalls: [{ name: 'support_engineer', args: { summary: SUMMARY } }],
-    };
-  }
-  return undefined;
+  return putThroughToEngineer(turn);
 };
 
 beforeAll(async () => {
-  product = await startProduct({
-    worker: false,
-    workerEnv: {
-      SILENCE_TIMEOUT_S: '0',
-      TRANSFER_RING_TIMEOUT_S: String(RING_TIMEOUT_S),
-      WARM_TRANSFER_DECISION_TIMEOUT_S: '20',
-    },
-  });
+  product = await startProduct(warmTransferProduct(RING_TIMEOUT_S));
   const dir = product.stack.logsDir;
   wavs.callerTone = join(dir, 'caller-440.wav');
   writeSignalWav(wavs.callerTone, CALLER_HZ, 60);
@@ -90,47 +71,9 @@ beforeAll(async () => {
   writeSignalWav(wavs.silence, 0, 1);
   wavs.request = join(dir, 'caller-request.wav');
   await callerWav(wavs.request, [{ at: 0.2, text: 'I need an engineer' }]);
-  human = await product.phone({ user: HUMAN, answer: 'manual', micSeconds: 150 });
   sipps.busy = await startSippUas(product.stack, 486);
   sipps.ring = await startSippUas(product.stack, 'ring-forever');
-  const trunk = await product.api('POST', '/v1/trunks/outbound', {
-    name: 'to the engineer',
-    address: `${human.host}:${human.port}`,
-    transport: 'udp',
-    numbers: [NUMBER],
-  });
-  expect(trunk.status, JSON.stringify(trunk.body)).toBe(201);
-  trunkId = trunk.body.id;
-  const agentsFile = join(dir, 'agents-warm-failures.yaml');
-  writeFileSync(
-    agentsFile,
-    `version: 1
-agents:
-  - name: receptionist
-    instructions: |
-      You are Ava at Acme Home Internet. Put callers through to an engineer when they ask.
-    greeting: ${GREETING}
-    transfers:
-      - name: support_engineer
-        to: tel:${HUMAN}
-        description: A human support engineer.
-        mode: warm
-routes:
-  - name: everyone
-    default: true
-    agent: receptionist
-`,
-  );
-  await product.startWorker('worker', {
-    env: { AGENTS_CONFIG: agentsFile, DEFAULT_OUTBOUND_TRUNK_ID: trunkId },
-  });
-  product.providers.llm.setRule(rule);
-  rooms = new RoomServiceClient(
-    product.stack.livekitHttpUrl,
-    product.stack.apiKey,
-    product.stack.apiSecret,
-  );
-  await product.routeNumber(NUMBER, 'receptionist');
+  ({ human, trunkId, rooms } = await startWarmTransferWorker(product, rule));
 }, 240_000);
 
 afterAll(async () => {
@@ -144,23 +87,11 @@ describe('warm transfers that fail: the human is removed and the agent is back, 
 
   it('answers the caller', async () => {
     caller = await product.phone({ user: CALLER, micSeconds: 150 });
-    const dialedAt = Date.now();
-    await caller.dial(product.stack.sipUri(NUMBER));
-    sipCallId =
-      (await caller.waitForEvent('CALL_ESTABLISHED', { since: dialedAt, timeoutMs: 30_000 })).id ??
-      '';
-    callId = await until('the call in GET /v1/calls', async () => {
-      const r = await product.api('GET', '/v1/calls');
-      return r.body?.calls?.find((c: { from: string }) => c.from === CALLER)?.id as
-        | string
-        | undefined;
-    });
+    ({ callId, sipCallId } = await dialIn(product, caller, NUMBER));
     const greeting = await until('the greeting', () =>
       product.providers.tts.spoken().find((c) => c.text.includes('Acme') && c.firstAudioAt),
     );
-    await until('the greeting played', () =>
-      Date.now() > greeting.firstAudioAt! + greeting.audioMs + 500 ? true : undefined,
-    );
+    await played(greeting, 500);
   });
 
   /**
@@ -209,7 +140,7 @@ describe('warm transfers that fail: the human is removed and the agent is back, 
     let endS = 0;
     let briefingS = 0;
     let humanRec: { heard: string } | undefined;
-    const before = newestRecording(human)?.heard ?? '';
+    const before = newestRecording(human);
     const callerRec = newestRecording(caller)!;
     const result = await askAndFail('the call was declined', async (askedAt) => {
       const ringing = await human.waitForEvent('CALL_INCOMING', {
@@ -248,10 +179,7 @@ describe('warm transfers that fail: the human is removed and the agent is back, 
       const bye = await human.waitForEvent('CALL_CLOSED', { since: pressedAt, timeoutMs: 15_000 });
       console.log(`declined: key 2 → the human's phone got its BYE after ${bye.at - pressedAt} ms`);
       endS = position(callerRec.heard);
-      humanRec = await until('the human’s recording', () => {
-        const r = newestRecording(human);
-        return r && r.heard > before ? r : undefined;
-      });
+      humanRec = await until('the human’s recording', () => recordingAfter(human, before));
     });
     const onHold = heardMix(callerRec.heard, holdS + 0.5, endS - 0.3);
     const consulted = heardMix(humanRec!.heard, 0, Number.POSITIVE_INFINITY);
@@ -280,7 +208,7 @@ describe('warm transfers that fail: the human is removed and the agent is back, 
     );
     expect(
       msgs.find((m) => m.direction === 'received' && m.firstLine.startsWith('INVITE'))?.text,
-    ).toContain(`sip:${HUMAN}@`);
+    ).toContain(`sip:${human.user}@`);
   }, 45_000);
 
   it('no answer (SIPp rings past the ringing timeout): the agent is back and says nobody answered', async () => {

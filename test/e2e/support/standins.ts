@@ -39,16 +39,23 @@ export function callIdOf(product: Product, caller: string): Promise<string> {
   });
 }
 
-/** `phone` calls `number` through the SIP bridge; resolves once answered, with the call's id. */
+/**
+ * `phone` calls `number` through the SIP bridge; resolves once answered, with the call's id
+ * (ours) and `sipCallId` (baresip's id of the call: its SIP Call-ID).
+ */
 export async function dialIn(
   product: Product,
   phone: Phone,
   number: string,
   timeoutMs = 30_000,
-): Promise<{ dialedAt: number; answeredAt: number; callId: string }> {
+): Promise<{ dialedAt: number; answeredAt: number; callId: string; sipCallId: string }> {
   const dialedAt = Date.now();
   await phone.dial(product.stack.sipUri(number));
-  const answeredAt = (await phone.waitForEvent('CALL_ESTABLISHED', { since: dialedAt, timeoutMs }))
-    .at;
-  return { dialedAt, answeredAt, callId: await callIdOf(product, phone.user) };
+  const established = await phone.waitForEvent('CALL_ESTABLISHED', { since: dialedAt, timeoutMs });
+  return {
+    dialedAt,
+    answeredAt: established.at,
+    callId: await callIdOf(product, phone.user),
+    sipCallId: established.id ?? '',
+  };
 }

@@ -11,6 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import { writeWav } from '../../../src/core/wav.js';
+import type { ScriptedTurn } from '../../../src/sim/scripted-llm.js';
 import { readWav, toneShare } from '../../../stack/audio.js';
 import { durationOf } from '../../../stack/phone-audio.js';
 import type { Phone, Recording } from '../../../stack/phones.js';
@@ -142,4 +143,13 @@ export function toneSince(file: string, hz: number, fromS: number): number {
 /** The final reply the agent's LLM stand-in gives after a failed transfer: what it was told. */
 export function failureReason(toolOutput: string): string | undefined {
   return /did not go through: ([^.]+)\./.exec(toolOutput)?.[1];
+}
+
+/**
+ * Whether the caller's words are the conversation's last item: the LLM stand-in answers a
+ * request only then (not again on the turns after its reply or a tool's output).
+ */
+export function lastIsUser(turn: ScriptedTurn): boolean {
+  const last = turn.chatCtx.items.at(-1);
+  return last?.type === 'message' && last.role === 'user';
 }

@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TrackType } from '@livekit/protocol';
 import { RoomServiceClient } from 'livekit-server-sdk';
-import type { ScriptedRule, ScriptedTurn } from '../../../src/sim/scripted-llm.js';
+import type { ScriptedReply, ScriptedRule, ScriptedTurn } from '../../../src/sim/scripted-llm.js';
 import type { Phone } from '../../../stack/phones.js';
 import type { Product, ProductOptions } from '../../../stack/product.js';
 import { callerWav, check, until } from './audio.js';
@@ -24,43 +24,42 @@ import {
   type HeardMix,
   HUMAN_HZ,
   heardMix,
+  lastIsUser,
   newestRecording,
   position,
+  recordingAfter,
   toneSince,
   writeSignalWav,
 } from './transfer.js';
 
-const NUMBER = '+15550100000';
+export const WARM_NUMBER = '+15550100000';
 const HUMAN = '+15550000040';
 const GREETING = 'Acme, this is Ava.';
 const REQUEST = 'I need to talk to an engineer';
-const HOLD_LINE = 'Of course. Please hold while I reach an engineer.';
-const SUMMARY = 'The caller is Alex, the internet is down since this morning.';
+export const HOLD_LINE = 'Of course. Please hold while I reach an engineer.';
+export const SUMMARY = 'The caller is Alex, the internet is down since this morning.';
 const YES = 'Yes, put them through.';
 
-/** The product for warm transfers: the worker starts in `prepareWarmTransfers` (its agents file). */
-export const WARM_TRANSFER_PRODUCT: ProductOptions = {
-  worker: false,
-  workerEnv: {
-    SILENCE_TIMEOUT_S: '0',
-    TRANSFER_RING_TIMEOUT_S: '15',
-    WARM_TRANSFER_DECISION_TIMEOUT_S: '20',
-  },
-};
-
-function lastIsUser(turn: ScriptedTurn): boolean {
-  const last = turn.chatCtx.items.at(-1);
-  return last?.type === 'message' && last.role === 'user';
+/**
+ * The product for warm transfers: the worker starts in `startWarmTransferWorker` (its agents
+ * file names the human's phone); the human's phone rings up to `ringTimeoutS`.
+ */
+export function warmTransferProduct(ringTimeoutS = 15): ProductOptions {
+  return {
+    worker: false,
+    workerEnv: {
+      SILENCE_TIMEOUT_S: '0',
+      TRANSFER_RING_TIMEOUT_S: String(ringTimeoutS),
+      WARM_TRANSFER_DECISION_TIMEOUT_S: '20',
+    },
+  };
 }
 
-const rule: ScriptedRule = (turn) => {
-  // The consultation (its agent has the decision tools).
-  if (turn.tools.includes('accept_transfer')) {
-    if (lastIsUser(turn) && /\byes\b/i.test(turn.userText)) {
-      return { toolCalls: [{ name: 'accept_transfer', args: {} }] };
-    }
-    return undefined;
-  }
+/**
+ * The receptionist's part when the caller asks for an engineer: the hold line and the warm
+ * transfer tool with the summary (undefined for any other turn).
+ */
+export function putThroughToEngineer(turn: ScriptedTurn): ScriptedReply | undefined {
   if (
     lastIsUser(turn) &&
     /engineer/i.test(turn.userText) &&
@@ -72,41 +71,45 @@ const rule: ScriptedRule = (turn) => {
     };
   }
   return undefined;
+}
+
+const rule: ScriptedRule = (turn) => {
+  // The consultation (its agent has the decision tools).
+  if (turn.tools.includes('accept_transfer')) {
+    if (lastIsUser(turn) && /\byes\b/i.test(turn.userText)) {
+      return { toolCalls: [{ name: 'accept_transfer', args: {} }] };
+    }
+    return undefined;
+  }
+  return putThroughToEngineer(turn);
 };
 
-export interface WarmScene {
-  product: Product;
-  /** The human's phone: it answers every transfer. */
+export interface WarmDesk {
+  /** The human's phone (answers by hand): the warm transfer's destination. */
   human: Phone;
+  /** The outbound trunk the agent dials the human through (its address can be changed). */
+  trunkId: string;
   rooms: RoomServiceClient;
-  wavs: { request: string; yes: string; callerTone: string; humanTone: string };
 }
 
 /**
- * On a product started with WARM_TRANSFER_PRODUCT: the phones' audio, the human's phone behind an
- * outbound trunk, the receptionist with a warm transfer to them, its worker, the LLM's script.
+ * On a product started with `warmTransferProduct()`: the human's phone behind an outbound trunk,
+ * the receptionist with a warm transfer to them (`support_engineer`), its worker with the LLM
+ * stand-in's `rule`, and the number routed to it.
  */
-export async function prepareWarmTransfers(product: Product): Promise<WarmScene> {
-  const dir = product.stack.logsDir;
-  const wavs = {
-    request: join(dir, 'caller-request.wav'),
-    yes: join(dir, 'human-yes.wav'),
-    callerTone: join(dir, 'callerTone.wav'),
-    humanTone: join(dir, 'humanTone.wav'),
-  };
-  writeSignalWav(wavs.callerTone, CALLER_HZ, 60);
-  writeSignalWav(wavs.humanTone, HUMAN_HZ, 60);
-  await callerWav(wavs.request, [{ at: 0.2, text: REQUEST }]);
-  await callerWav(wavs.yes, [{ at: 0.2, text: YES }], 'en-us+m1');
+export async function startWarmTransferWorker(
+  product: Product,
+  llmRule: ScriptedRule,
+): Promise<WarmDesk> {
   const human = await product.phone({ user: HUMAN, answer: 'manual', micSeconds: 150 });
   const trunk = await product.api('POST', '/v1/trunks/outbound', {
     name: 'to the engineer',
     address: `${human.host}:${human.port}`,
     transport: 'udp',
-    numbers: [NUMBER],
+    numbers: [WARM_NUMBER],
   });
   check(trunk.status === 201, `outbound trunk: ${trunk.status} ${JSON.stringify(trunk.body)}`);
-  const agentsFile = join(dir, 'agents-warm-transfer.yaml');
+  const agentsFile = join(product.stack.logsDir, 'agents-warm-transfer.yaml');
   writeFileSync(
     agentsFile,
     `version: 1
@@ -129,14 +132,38 @@ routes:
   await product.startWorker('worker', {
     env: { AGENTS_CONFIG: agentsFile, DEFAULT_OUTBOUND_TRUNK_ID: trunk.body.id },
   });
-  product.providers.llm.setRule(rule);
+  product.providers.llm.setRule(llmRule);
   const rooms = new RoomServiceClient(
     product.stack.livekitHttpUrl,
     product.stack.apiKey,
     product.stack.apiSecret,
   );
-  await product.routeNumber(NUMBER, 'receptionist');
-  return { product, human, rooms, wavs };
+  await product.routeNumber(WARM_NUMBER, 'receptionist');
+  return { human, trunkId: trunk.body.id, rooms };
+}
+
+export interface WarmScene extends WarmDesk {
+  product: Product;
+  wavs: { request: string; yes: string; callerTone: string; humanTone: string };
+}
+
+/**
+ * On a product started with `warmTransferProduct()`: the phones' audio, and the warm transfer's
+ * worker (`startWarmTransferWorker`) with the LLM's script of a transfer the human accepts.
+ */
+export async function prepareWarmTransfers(product: Product): Promise<WarmScene> {
+  const dir = product.stack.logsDir;
+  const wavs = {
+    request: join(dir, 'caller-request.wav'),
+    yes: join(dir, 'human-yes.wav'),
+    callerTone: join(dir, 'callerTone.wav'),
+    humanTone: join(dir, 'humanTone.wav'),
+  };
+  writeSignalWav(wavs.callerTone, CALLER_HZ, 60);
+  writeSignalWav(wavs.humanTone, HUMAN_HZ, 60);
+  await callerWav(wavs.request, [{ at: 0.2, text: REQUEST }]);
+  await callerWav(wavs.yes, [{ at: 0.2, text: YES }], 'en-us+m1');
+  return { product, ...(await startWarmTransferWorker(product, rule)), wavs };
 }
 
 export interface WarmRun {
@@ -170,11 +197,11 @@ export async function warmTransfer(
 ): Promise<WarmRun> {
   const { product, human, wavs } = scene;
   /** The human phone's last recording before this call. */
-  const humanRecBefore = newestRecording(human)?.heard;
+  const humanRecBefore = newestRecording(human);
   const spokenBefore = product.providers.tts.spoken().length;
   const spoken = () => product.providers.tts.spoken().slice(spokenBefore);
   product.providers.stt.setScript([REQUEST]);
-  const { callId } = await dialIn(product, caller, NUMBER);
+  const { callId } = await dialIn(product, caller, WARM_NUMBER);
   const greeting = await until('the greeting', () =>
     spoken().find((c) => c.text.includes('Acme') && c.firstAudioAt),
   );
@@ -198,10 +225,9 @@ export async function warmTransfer(
   const answeredAt = Date.now();
   await human.answer();
   await human.waitForEvent('CALL_ESTABLISHED', { since: answeredAt, timeoutMs: 10_000 });
-  const humanRec = await until('the human’s recording', () => {
-    const r = newestRecording(human);
-    return r && r.heard > (humanRecBefore ?? '') ? r : undefined;
-  });
+  const humanRec = await until('the human’s recording', () =>
+    recordingAfter(human, humanRecBefore),
+  );
 
   // The consultation's own STT connection hears the human: script it alone.
   if (accept === 'speech') {
