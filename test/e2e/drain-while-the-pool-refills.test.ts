@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Phone } from '../../stack/phones.js';
 import { type Product, startProduct } from '../../stack/product.js';
 import { callerWav, speechIn, until } from './support/audio.js';
+import { dialIn } from './support/standins.js';
 import { alive, waitForJob, waitForWarmPool } from './support/workers.js';
 
 const NUMBER = '+15550100000';
@@ -50,17 +51,7 @@ interface LiveCall {
 
 async function call(caller: string): Promise<LiveCall> {
   const phone = await product.phone({ user: caller, micSeconds: 120 });
-  const dialedAt = Date.now();
-  await phone.dial(product.stack.sipUri(NUMBER));
-  const answeredAt = (
-    await phone.waitForEvent('CALL_ESTABLISHED', { since: dialedAt, timeoutMs: 30_000 })
-  ).at;
-  const callId = await until('the call in GET /v1/calls', async () => {
-    const r = await product.api('GET', '/v1/calls');
-    return r.body?.calls?.find((c: { from: string }) => c.from === caller)?.id as
-      | string
-      | undefined;
-  });
+  const { callId, answeredAt } = await dialIn(product, phone, NUMBER);
   return { phone, callId, caller, answeredAt };
 }
 
