@@ -11,10 +11,9 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Phone } from '../../stack/phones.js';
 import { type Product, startProduct } from '../../stack/product.js';
 import { callerWav, speechIn, until } from './support/audio.js';
-import { dialIn } from './support/standins.js';
+import { ask, callNumber, greeted, type LiveCall } from './support/live-calls.js';
 import { alive, waitForJob, waitForWarmPool } from './support/workers.js';
 
 const NUMBER = '+15550100000';
@@ -41,63 +40,18 @@ afterAll(async () => {
   await product?.stop();
 });
 
-interface LiveCall {
-  phone: Phone;
-  callId: string;
-  caller: string;
-  answeredAt: number;
-  hungUpAt?: number;
-}
+const call = (caller: string) => callNumber(product, caller, NUMBER);
 
-async function call(caller: string): Promise<LiveCall> {
-  const phone = await product.phone({ user: caller, micSeconds: 120 });
-  const { callId, answeredAt } = await dialIn(product, phone, NUMBER);
-  return { phone, callId, caller, answeredAt };
-}
-
-async function greeted(c: LiveCall): Promise<void> {
-  const greeting = await until('the greeting', () =>
-    product.providers.tts
-      .spoken()
-      .find(
-        (s) => s.text.includes('Acme') && (s.firstAudioAt ?? 0) >= c.answeredAt - 2000 && s.finalAt,
-      ),
-  );
-  await until('the greeting played', () =>
-    Date.now() > (greeting.firstAudioAt ?? 0) + greeting.audioMs + 800 ? true : undefined,
-  );
-}
-
-/** The caller asks once the agent is quiet; resolves with the answer once it played. */
-async function ask(c: LiveCall) {
-  await greeted(c);
-  const before = product.providers.tts.spoken().length;
-  const askedAt = Date.now();
-  await c.phone.play(questionWav, 100);
-  await until('the STT hearing the caller', () =>
-    product.providers.stt
-      .heard()
-      .find((h) => h.transcript === QUESTION && h.confirmedAt >= askedAt && h.finalSentAt),
-  );
-  const reply = await until(
-    'the answer',
-    () =>
-      product.providers.tts
-        .spoken()
-        .slice(before)
-        .find((s) => s.text.includes('pull up your account') && s.finalAt),
-    20_000,
-  );
-  await until('the answer played', () =>
-    Date.now() > (reply.firstAudioAt ?? 0) + reply.audioMs + 800 ? true : undefined,
-  );
-  return { askedAt, replyMs: reply.audioMs };
+/** The caller asks once the agent's greeting played; resolves once the answer played. */
+async function askTheBill(c: LiveCall) {
+  await greeted(product, c);
+  return ask(product, c, questionWav, QUESTION, 'pull up your account');
 }
 
 describe('a SIGTERM while the pool refills', () => {
   let calls: LiveCall[] = [];
   let sigtermAt = 0;
-  const answers: Awaited<ReturnType<typeof ask>>[] = [];
+  const answers: Awaited<ReturnType<typeof askTheBill>>[] = [];
 
   it('two calls arrive together; the SIGTERM lands while their replacements start', async () => {
     calls = await Promise.all([call('+15550000031'), call('+15550000032')]);
@@ -117,7 +71,7 @@ describe('a SIGTERM while the pool refills', () => {
 
   it('both calls go on both ways after the SIGTERM', async () => {
     product.providers.stt.setScript([QUESTION, QUESTION]);
-    for (const c of calls) answers.push(await ask(c));
+    for (const c of calls) answers.push(await askTheBill(c));
     // Past the ~15 s after which the unguarded worker closed its calls.
     await until('20 s after the SIGTERM', () =>
       Date.now() - sigtermAt > 20_000 ? true : undefined,

@@ -9,10 +9,14 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Phone } from '../../stack/phones.js';
 import { type Product, startProduct } from '../../stack/product.js';
 import { callerWav, speechIn, until } from './support/audio.js';
-import { dialIn } from './support/standins.js';
+import {
+  ask as askOn,
+  callNumber,
+  greeted as greetedOn,
+  type LiveCall,
+} from './support/live-calls.js';
 import { alive, waitForJob, waitForWarmPool } from './support/workers.js';
 
 const NUMBER = '+15550100000';
@@ -50,63 +54,10 @@ afterAll(async () => {
   await product?.stop();
 });
 
-interface LiveCall {
-  phone: Phone;
-  callId: string;
-  caller: string;
-  answeredAt: number;
-  /** When the caller started hanging up (undefined: still talking). */
-  hungUpAt?: number;
-}
-
-async function call(caller: string): Promise<LiveCall> {
-  const phone = await product.phone({ user: caller, micSeconds: 120 });
-  const { callId, answeredAt } = await dialIn(product, phone, NUMBER);
-  return { phone, callId, caller, answeredAt };
-}
-
-/** The caller says `wav`'s sentence once the agent is quiet; resolves when the answer played. */
-async function ask(c: LiveCall, wav: string, transcript: string, answer: string) {
-  const before = product.providers.tts.spoken().length;
-  const askedAt = Date.now();
-  await c.phone.play(wav, 100);
-  const heard = await until('the STT hearing the caller', () =>
-    product.providers.stt
-      .heard()
-      // Confirmed after the WAV started: the stand-in's onset may reach back into line noise
-      // heard before it (one sound segment), so the onset alone cannot say which sentence.
-      .find((h) => h.transcript === transcript && h.confirmedAt >= askedAt && h.finalSentAt),
-  ).catch((err) => {
-    console.log('heard:', JSON.stringify(product.providers.stt.heard()), 'asked at', askedAt);
-    throw err;
-  });
-  const reply = await until(
-    'the answer',
-    () =>
-      product.providers.tts
-        .spoken()
-        .slice(before)
-        .find((s) => s.text.includes(answer) && s.finalAt),
-    20_000,
-  );
-  await until('the answer played', () =>
-    Date.now() > (reply.firstAudioAt ?? 0) + reply.audioMs + 800 ? true : undefined,
-  );
-  return { heardAt: heard.confirmedAt, replyAudioAt: reply.firstAudioAt!, replyMs: reply.audioMs };
-}
-
-async function greeted(c: LiveCall): Promise<void> {
-  const greeting = await until('the greeting', () =>
-    product.providers.tts
-      .spoken()
-      .find(
-        (s) => s.text.includes('Acme') && (s.firstAudioAt ?? 0) >= c.answeredAt - 2000 && s.finalAt,
-      ),
-  );
-  await until('the greeting played', () =>
-    Date.now() > (greeting.firstAudioAt ?? 0) + greeting.audioMs + 800 ? true : undefined,
-  );
-}
+const call = (caller: string) => callNumber(product, caller, NUMBER);
+const greeted = (c: LiveCall) => greetedOn(product, c);
+const ask = (c: LiveCall, wav: string, transcript: string, answer: string) =>
+  askOn(product, c, wav, transcript, answer);
 
 describe('a rolling deploy of the worker pool', () => {
   let first: LiveCall;
