@@ -29,6 +29,7 @@ import { type Standin, startLiveKitStandin } from './standin/index.js';
 import { AUTH, appFor } from './support/calls.js';
 import { TEST_API_KEY, testConfig } from './support/config.js';
 import { freePort } from './support/ports.js';
+import { proxyTo } from './support/tcp-proxy.js';
 
 const redisUrl = () => {
   const url = process.env.REDIS_TEST_URL;
@@ -366,6 +367,34 @@ describe('taking over a call whose agent died', () => {
     await lk.flushWebhooks();
     const ds = await dispatchesOf(room);
     expect(ds).toHaveLength(1);
+  });
+
+  it('Redis does not answer as the lease drops: the take-over waits for it, then happens', async () => {
+    const redis = await proxyTo(redisUrl());
+    await app.close();
+    await lk.close();
+    await receiver.stop();
+    await start({ REDIS_URL: redis.url('redis') });
+    try {
+      const { room, agent } = await liveCall();
+      const held = await lease(room, agent);
+      await checkpoint(room, { agentIdentity: agent, agent: 'billing' });
+      await redis.down();
+      held.drop();
+      // The API cannot read the checkpoint nor claim the departure: nothing happens yet...
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await dispatchesOf(room)).toHaveLength(1);
+      // ...and once Redis answers again, the call is taken over (before, the lost lease was
+      // dropped with "handling a lost lease failed", leaving the ~21 s webhook backstop).
+      await redis.up();
+      await vi.waitFor(async () => expect(await dispatchesOf(room)).toHaveLength(2), 8000);
+      expect(resumeOf((await dispatchesOf(room))[1]!)).toMatchObject({
+        attempt: 1,
+        agent: 'billing',
+      });
+    } finally {
+      await redis.down();
+    }
   });
 });
 

@@ -15,6 +15,7 @@
 import type { ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { IdempotencyUnavailableError } from '../../core/errors.js';
 import { CallParams, CheckpointAccepted, CheckpointBody, LeaseQuery } from '../schemas/calls.js';
 import { problemResponses } from '../schemas/common.js';
 
@@ -23,6 +24,9 @@ const TAGS = ['Calls'];
 export const LEASE_HEARTBEAT_MS = 2000;
 /** How long a lost lease waits for the same job to lease again before its call is taken over. */
 export const LEASE_GRACE_MS = 250;
+/** Tries at handling a lost lease while the store is unavailable, and the wait between them. */
+export const LEASE_LOST_ATTEMPTS = 4;
+export const LEASE_LOST_RETRY_MS = 750;
 
 export default async function callRecovery(fastify: FastifyInstance): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -110,20 +114,38 @@ export default async function callRecovery(fastify: FastifyInstance): Promise<vo
   );
 
   async function leaseLost(callId: string, identity: string, openedAt: number): Promise<void> {
-    try {
-      // The usual end of a call: the job released it (its last checkpoint says so) and then
-      // closed the lease. Nothing to check with LiveKit.
-      const cp = await recovery.checkpoint(callId);
-      if (cp?.agentIdentity === identity && cp.state !== 'live') return;
-      await new Promise((r) => setTimeout(r, LEASE_GRACE_MS));
-      if (closing) return;
-      // The job leased again (it reconnects before dropping a lease it doubts): alive.
-      const newest = await recovery.leaseOpenedAt(callId, identity);
-      if (newest !== undefined && newest !== openedAt) return;
-      const result = await recovery.onLeaseLost(callId, identity);
-      log.info({ callId, identity, ...result }, 'call lease lost');
-    } catch (err) {
-      log.error({ callId, identity, err: (err as Error).message }, 'handling a lost lease failed');
+    // A store that does not answer for a moment (a Redis stall under load) must not cost a call
+    // its take-over: the webhook backstop comes ~21 s later. Every step is safe to repeat.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await handleLeaseLost(callId, identity, openedAt);
+        return;
+      } catch (err) {
+        const retry =
+          err instanceof IdempotencyUnavailableError && attempt < LEASE_LOST_ATTEMPTS && !closing;
+        if (!retry) {
+          log.error(
+            { callId, identity, attempt, err: (err as Error).message },
+            'handling a lost lease failed',
+          );
+          return;
+        }
+        await new Promise((r) => setTimeout(r, LEASE_LOST_RETRY_MS));
+      }
     }
+  }
+
+  async function handleLeaseLost(callId: string, identity: string, openedAt: number) {
+    // The usual end of a call: the job released it (its last checkpoint says so) and then
+    // closed the lease. Nothing to check with LiveKit.
+    const cp = await recovery.checkpoint(callId);
+    if (cp?.agentIdentity === identity && cp.state !== 'live') return;
+    await new Promise((r) => setTimeout(r, LEASE_GRACE_MS));
+    if (closing) return;
+    // The job leased again (it reconnects before dropping a lease it doubts): alive.
+    const newest = await recovery.leaseOpenedAt(callId, identity);
+    if (newest !== undefined && newest !== openedAt) return;
+    const result = await recovery.onLeaseLost(callId, identity);
+    log.info({ callId, identity, ...result }, 'call lease lost');
   }
 }
