@@ -27,7 +27,7 @@ import {
   enterDigits,
   THANKS,
 } from './support/dtmf.js';
-import { played, spokenSince } from './support/standins.js';
+import { dialIn, played, spokenSince } from './support/standins.js';
 
 const NUMBER = '+15550100000';
 const CALLER = '+15550000001';
@@ -129,13 +129,9 @@ describe('DTMF in: the caller presses keys on a baresip phone', () => {
 
   it('key 3 starts an account number entry; # ends it at once', async () => {
     phone = await product.phone({ user: CALLER });
-    const dialedAt = Date.now();
-    await phone.dial(product.stack.sipUri(NUMBER));
-    answeredAt = (await phone.waitForEvent('CALL_ESTABLISHED', { since: dialedAt })).at;
-    callId = await until('the call id', async () => {
-      const r = await product.api('GET', '/v1/calls');
-      return r.body?.calls?.[0]?.id as string | undefined;
-    });
+    const call = await dialIn(product, phone, NUMBER);
+    ({ answeredAt, callId } = call);
+    const { dialedAt } = call;
     await played(await spoken('press 3', dialedAt));
 
     // Key 3, the prompt, then the digits and "#".

@@ -6,7 +6,7 @@
 import type { Phone } from '../../../stack/phones.js';
 import type { Product } from '../../../stack/product.js';
 import { until } from './audio.js';
-import { dialIn } from './standins.js';
+import { dialIn, played } from './standins.js';
 
 export interface LiveCall {
   phone: Phone;
@@ -37,9 +37,7 @@ export async function greeted(product: Product, c: LiveCall): Promise<void> {
         (s) => s.text.includes('Acme') && (s.firstAudioAt ?? 0) >= c.answeredAt - 2000 && s.finalAt,
       ),
   );
-  await until('the greeting played', () =>
-    Date.now() > (greeting.firstAudioAt ?? 0) + greeting.audioMs + 800 ? true : undefined,
-  );
+  await played(greeting);
 }
 
 /** The caller says `wav`'s sentence once the agent is quiet; resolves when the answer played. */
@@ -69,11 +67,9 @@ export async function ask(
       product.providers.tts
         .spoken()
         .slice(before)
-        .find((s) => s.text.includes(answer) && s.finalAt),
+        .find((s) => s.text.includes(answer) && s.finalAt && s.firstAudioAt),
     20_000,
   );
-  await until('the answer played', () =>
-    Date.now() > (reply.firstAudioAt ?? 0) + reply.audioMs + 800 ? true : undefined,
-  );
+  await played(reply);
   return { heardAt: heard.confirmedAt, replyAudioAt: reply.firstAudioAt!, replyMs: reply.audioMs };
 }
